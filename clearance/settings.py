@@ -1,0 +1,71 @@
+"""Settings from the environment (``CLEARANCE_`` prefix) and ``.env``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.registry import Topic
+
+
+class Settings(BaseSettings):
+    """Everything the service is configured by. Every field is ``CLEARANCE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CLEARANCE_", env_file=".env", extra="ignore")
+
+    kafka_bootstrap_servers: str = "localhost:9092"
+    database_url: str = "sqlite:///clearance.db"
+    topic_prefix: str = ""
+    policy_file: Path | None = None
+    key_dir: Path = Path("./keys")
+    group_id: str = "graduation-clearance"
+    issuer: str = "urn:library:central"
+    log_format: Literal["json", "console"] = "json"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    timezone: str = "Asia/Jakarta"
+
+    topic_partitions: int = Field(default=6, ge=1)
+    topic_replication_factor: int = Field(default=1, ge=1)
+    create_topics: bool = True
+
+    batch_max_records: int = Field(default=500, ge=1, le=100_000)
+    poll_timeout_ms: int = Field(default=500, ge=1)
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=1000)
+    kafka_heartbeat_interval_ms: int = Field(default=3_000, ge=100)
+    kafka_max_poll_interval_ms: int = Field(default=300_000, ge=1000)
+    retry_initial_seconds: float = Field(default=0.5, gt=0)
+    retry_max_seconds: float = Field(default=30.0, gt=0)
+    relay_batch_size: int = Field(default=500, ge=1)
+    relay_idle_seconds: float = Field(default=0.05, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)
+        return value
+
+    def topic(self, topic: Topic) -> str:
+        """The deployed name of a logical topic."""
+        return f"{self.topic_prefix}{topic.value}"
+
+    def logical_topic(self, name: str) -> Topic | None:
+        """The logical topic a deployed name stands for."""
+        if not name.startswith(self.topic_prefix):
+            return None
+        try:
+            return Topic(name[len(self.topic_prefix) :])
+        except ValueError:
+            return None
+
+    def now(self) -> datetime:
+        """The current time in the service's time zone."""
+        return datetime.now(ZoneInfo(self.timezone))
+
+    def kafka_client_options(self) -> dict[str, object]:
+        """Options every Kafka client of the service shares."""
+        return {"bootstrap_servers": self.kafka_bootstrap_servers.split(","), "client_id": "graduation-clearance"}

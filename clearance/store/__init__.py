@@ -1,0 +1,1 @@
+"""The SQLAlchemy store: tables, engine set-up, repository and unit of work."""

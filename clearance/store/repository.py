@@ -1,0 +1,256 @@
+"""The repository: every query the handlers and the relay make, in one place.
+
+Rows of the projection tables convert to and from the frozen dataclasses of
+:mod:`clearance.projections` field by field; the handlers never see a row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import fields
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, delete, func, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from clearance.engine import StudentState
+from clearance.projections import Deposit, Fine, Loan, LoanStatus, Training
+from clearance.store.tables import (
+    ApplicationRow,
+    Base,
+    CertificateRow,
+    CounterRow,
+    DeadLetterRow,
+    DepositRow,
+    FineRow,
+    InboxRow,
+    LoanRow,
+    OutboxRow,
+    PatronLinkRow,
+    StudentRow,
+    TrainingRow,
+)
+
+T = TypeVar("T")
+R = TypeVar("R", bound=Base)
+
+# Bound parameters per IN-list; SQLite allows 32766 and PostgreSQL 65535 in all.
+_CHUNK = 500
+
+
+def to_domain(row: Base, cls: type[T]) -> T:
+    """The dataclass ``cls`` with the values of ``row``."""
+    return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})  # type: ignore[arg-type]
+
+
+def _copy_into(row: Base, obj: Any) -> None:
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if getattr(row, f.name) != value:
+            setattr(row, f.name, value)
+
+
+def _chunks(items: Sequence[T]) -> Iterable[Sequence[T]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+class Repository:
+    """Queries and writes over one session; the unit of work owns the transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+    @property
+    def dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    # -- inbox ---------------------------------------------------------------
+
+    def seen(self, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of the (source, id) pairs were applied before."""
+        found: set[tuple[str, str]] = set()
+        for chunk in _chunks(list(set(keys))):
+            stmt = select(InboxRow.source, InboxRow.event_id).where(
+                tuple_(InboxRow.source, InboxRow.event_id).in_(chunk)
+            )
+            found.update((s, i) for s, i in self.session.execute(stmt))
+        return found
+
+    def remember(self, entries: Sequence[tuple[str, str, str]], at: datetime) -> None:
+        """Record (source, id, type) as applied. A concurrent duplicate fails the transaction."""
+        if entries:
+            self.session.execute(
+                InboxRow.__table__.insert(),
+                [{"source": s, "event_id": i, "type": t, "processed_at": at} for s, i, t in entries],
+            )
+
+    # -- projections ---------------------------------------------------------
+
+    def _load(self, model: type[R], columns: Sequence[Any], keys: Iterable[tuple[str, ...]]) -> dict[tuple, R]:
+        loaded: dict[tuple, R] = {}
+        for chunk in _chunks(list(set(keys))):
+            stmt: Select[tuple[R]] = select(model).where(tuple_(*columns).in_(chunk))
+            for row in self.session.scalars(stmt):
+                loaded[tuple(getattr(row, c.key) for c in columns)] = row
+        return loaded
+
+    def load_loans(self, keys: Iterable[tuple[str, str]]) -> dict[tuple, LoanRow]:
+        return self._load(LoanRow, [LoanRow.library_id, LoanRow.loan_id], keys)
+
+    def load_fines(self, keys: Iterable[tuple[str, str]]) -> dict[tuple, FineRow]:
+        return self._load(FineRow, [FineRow.library_id, FineRow.fine_id], keys)
+
+    def load_deposits(self, keys: Iterable[tuple[str]]) -> dict[tuple, DepositRow]:
+        return self._load(DepositRow, [DepositRow.deposit_id], keys)
+
+    def load_links(self, keys: Iterable[tuple[str, str]]) -> dict[tuple, PatronLinkRow]:
+        return self._load(PatronLinkRow, [PatronLinkRow.library_id, PatronLinkRow.patron_id], keys)
+
+    def load_applications(self, keys: Iterable[tuple[str]]) -> dict[tuple, ApplicationRow]:
+        return self._load(ApplicationRow, [ApplicationRow.application_id], keys)
+
+    def save(self, row: Base | None, model: type[R], state: Any) -> R:
+        """Write a projected state back, creating its row when new."""
+        if row is None:
+            row = model(**{f.name: getattr(state, f.name) for f in fields(state)})
+            self.session.add(row)
+            return row
+        _copy_into(row, state)
+        return row  # type: ignore[return-value]
+
+    def add_training(self, training: Training) -> None:
+        stmt = self._insert(TrainingRow).values(
+            library_id=training.library_id,
+            patron_id=training.patron_id,
+            course=training.course,
+            completed_at=training.completed_at,
+        )
+        self.session.execute(stmt.on_conflict_do_nothing())
+
+    # -- students: the lock that serialises decisions ------------------------
+
+    def lock_students(self, student_ids: Iterable[str]) -> list[str]:
+        """Create and lock the students' rows, in a fixed order so that batches never deadlock.
+
+        Every transaction that decides about a student holds this lock while
+        it reads the student's state, so a decision always sees every fact
+        committed before it (no lost re-evaluation between two topics).
+        """
+        ordered = sorted(set(student_ids))
+        for chunk in _chunks(ordered):
+            self.session.execute(
+                self._insert(StudentRow).values([{"student_id": s} for s in chunk]).on_conflict_do_nothing()
+            )
+        if self.dialect == "postgresql":
+            for chunk in _chunks(ordered):
+                self.session.execute(
+                    select(StudentRow.student_id)
+                    .where(StudentRow.student_id.in_(chunk))
+                    .order_by(StudentRow.student_id)
+                    .with_for_update()
+                ).all()
+        return ordered
+
+    def students_of_patrons(self, patrons: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """The student linked to each (library_id, patron_id), where one is."""
+        links = self.load_links(patrons)
+        return {key: row.student_id for key, row in links.items() if row.student_id is not None}
+
+    def student_state(self, student_id: str) -> StudentState:
+        """Everything known of a student, over all linked patron records (G2)."""
+        link = PatronLinkRow
+        loans = self.session.scalars(
+            select(LoanRow)
+            .join(link, (link.library_id == LoanRow.library_id) & (link.patron_id == LoanRow.patron_id))
+            .where(link.student_id == student_id, LoanRow.status.in_([LoanStatus.OPEN, LoanStatus.LOST]))
+        ).all()
+        fines = self.session.scalars(
+            select(FineRow)
+            .join(link, (link.library_id == FineRow.library_id) & (link.patron_id == FineRow.patron_id))
+            .where(link.student_id == student_id, FineRow.waived.is_(False))
+        ).all()
+        trainings = self.session.scalars(
+            select(TrainingRow)
+            .join(link, (link.library_id == TrainingRow.library_id) & (link.patron_id == TrainingRow.patron_id))
+            .where(link.student_id == student_id)
+        ).all()
+        deposits = self.session.scalars(select(DepositRow).where(DepositRow.student_id == student_id)).all()
+        return StudentState(
+            loans=tuple(sorted((to_domain(r, Loan) for r in loans), key=lambda x: (x.library_id, x.loan_id))),
+            fines=tuple(sorted((to_domain(r, Fine) for r in fines), key=lambda x: (x.library_id, x.fine_id))),
+            deposits=tuple(sorted((to_domain(r, Deposit) for r in deposits), key=lambda x: x.deposit_id)),
+            trainings=tuple(to_domain(r, Training) for r in trainings),
+        )
+
+    def applications_of(self, student_id: str) -> list[ApplicationRow]:
+        return list(
+            self.session.scalars(
+                select(ApplicationRow)
+                .where(ApplicationRow.student_id == student_id)
+                .order_by(ApplicationRow.application_id)
+            )
+        )
+
+    # -- certificates --------------------------------------------------------
+
+    def certificate_for(self, application_id: str) -> CertificateRow | None:
+        return self.session.scalars(
+            select(CertificateRow).where(CertificateRow.application_id == application_id)
+        ).one_or_none()
+
+    def certificate(self, number: str) -> CertificateRow | None:
+        return self.session.get(CertificateRow, number)
+
+    def next_value(self, counter: str) -> int:
+        """The next value of a named counter; atomic across instances."""
+        stmt = self._insert(CounterRow).values(name=counter, value=1)
+        stmt = stmt.on_conflict_do_update(index_elements=[CounterRow.name], set_={"value": CounterRow.value + 1})
+        return int(self.session.execute(stmt.returning(CounterRow.value)).scalar_one())
+
+    def add_certificate(self, row: CertificateRow) -> None:
+        self.session.add(row)
+
+    # -- outbox and dead letters ---------------------------------------------
+
+    def add_outbox(self, row: OutboxRow) -> None:
+        self.session.add(row)
+
+    def add_dead_letter(self, row: DeadLetterRow) -> bool:
+        """Record a dead letter; False when this origin was dead-lettered before."""
+        exists = self.session.scalar(
+            select(func.count())
+            .select_from(DeadLetterRow)
+            .where(
+                DeadLetterRow.origin_topic == row.origin_topic,
+                DeadLetterRow.origin_partition == row.origin_partition,
+                DeadLetterRow.origin_offset == row.origin_offset,
+            )
+        )
+        if exists:
+            return False
+        self.session.add(row)
+        return True
+
+    def unpublished(self, limit: int) -> list[OutboxRow]:
+        """The oldest unpublished messages, in the order they were written."""
+        return list(
+            self.session.scalars(
+                select(OutboxRow).where(OutboxRow.published_at.is_(None)).order_by(OutboxRow.id).limit(limit)
+            )
+        )
+
+    def mark_published(self, ids: Sequence[int], at: datetime) -> None:
+        for chunk in _chunks(list(ids)):
+            self.session.execute(update(OutboxRow).where(OutboxRow.id.in_(chunk)).values(published_at=at))
+
+    def prune(self, before: datetime) -> tuple[int, int]:
+        """Delete published outbox rows and inbox ids older than ``before``."""
+        outbox = self.session.execute(
+            delete(OutboxRow).where(OutboxRow.published_at.is_not(None), OutboxRow.published_at < before)
+        ).rowcount
+        inbox = self.session.execute(delete(InboxRow).where(InboxRow.processed_at < before)).rowcount
+        return int(outbox or 0), int(inbox or 0)

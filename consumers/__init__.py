@@ -1,0 +1,1 @@
+"""Kafka inbound: consumer loops that hand batches to the domain and commit offsets after it."""

@@ -1,0 +1,216 @@
+"""One consumer loop per inbound topic.
+
+Each poll batch is validated, handed to :func:`clearance.handlers.handle_batch`
+in one database transaction, and only after that transaction commits are the
+batch's offsets committed (G10). Bad records go to the dead-letter outbox in
+the same transaction (G7). A database outage seeks back and retries the same
+records with back-off; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+from kafka.structs import OffsetAndMetadata
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from clearance.handlers import Context, DeadLetter, handle_batch
+from clearance.settings import Settings
+from clearance.store.unit_of_work import UnitOfWork
+from consumers.backoff import Backoff
+from schemas.registry import ErrorKind, InboundEvent, InvalidEvent, Topic, parse_event
+
+log = structlog.get_logger("clearance.consumer")
+
+# A failure that is not an outage (a bug, a constraint no retry will satisfy)
+# is retried this many times before the batch is split to find the culprit.
+_NON_TRANSIENT_RETRIES = 3
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether the error is an outage to wait out rather than a property of the data."""
+    if isinstance(exc, OperationalError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    record: Any
+    event: InboundEvent | None
+    letter: DeadLetter | None
+
+
+class ConsumerLoop:
+    """Consumes one inbound topic until ``stop`` is set."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        topic: Topic,
+        session_factory: sessionmaker[Session],
+        context: Context,
+        stop: threading.Event,
+        on_batch: Callable[[Topic, int], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.topic = topic
+        self.name = settings.topic(topic)
+        self.session_factory = session_factory
+        self.context = context
+        self.stop = stop
+        self.on_batch = on_batch
+        self.backoff = Backoff(settings.retry_initial_seconds, settings.retry_max_seconds)
+        self.log = log.bind(topic=self.name)
+
+    def group_id(self) -> str:
+        # One group per inbound topic: a rebalance on one topic never stalls the others.
+        return f"{self.settings.group_id}.{self.topic.value}"
+
+    def _consumer(self) -> KafkaConsumer:
+        s = self.settings
+        consumer = KafkaConsumer(
+            **s.kafka_client_options(),
+            group_id=self.group_id(),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=s.batch_max_records,
+            session_timeout_ms=s.kafka_session_timeout_ms,
+            heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
+            max_poll_interval_ms=s.kafka_max_poll_interval_ms,
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+        )
+        consumer.subscribe([self.name])
+        return consumer
+
+    def run(self) -> None:
+        """Poll, apply and commit until stopped; then commit what was applied and leave the group."""
+        consumer: KafkaConsumer | None = None
+        while consumer is None and not self.stop.is_set():
+            try:
+                consumer = self._consumer()
+            except KafkaError as exc:
+                delay = self.backoff.next_delay()
+                self.log.warning("broker_unreachable", error=str(exc), retry_in=round(delay, 2))
+                self.stop.wait(delay)
+        if consumer is None:
+            return
+        self.backoff.reset()
+        self.log.info("consumer_started", group_id=self.group_id())
+        try:
+            while not self.stop.is_set():
+                batch = consumer.poll(timeout_ms=self.settings.poll_timeout_ms)
+                if batch:
+                    self.process(consumer, batch)
+        finally:
+            consumer.close(autocommit=False)
+            self.log.info("consumer_stopped")
+
+    def process(self, consumer: KafkaConsumer, batch: dict[TopicPartition, list[Any]]) -> bool:
+        """Apply one poll batch; commit its offsets only once it is stored. Returns whether it was."""
+        items = [self._decode(record) for records in batch.values() for record in records]
+        try:
+            self._store(items)
+        except Exception as exc:
+            if is_transient(exc):
+                return self._wait_out(consumer, batch, exc)
+            self.log.error("batch_failed", error=repr(exc), records=len(items))
+            if not self._store_one_by_one(items):
+                return self._wait_out(consumer, batch, exc)
+        self.backoff.reset()
+        self._commit(consumer, batch)
+        if self.on_batch is not None:
+            self.on_batch(self.topic, len(items))
+        return True
+
+    def _decode(self, record: Any) -> _Item:
+        try:
+            return _Item(record, parse_event(record.value, self.topic), None)
+        except InvalidEvent as exc:
+            return _Item(record, None, self._letter(record, exc.kind.value, exc.message))
+
+    def _letter(self, record: Any, kind: str, message: str) -> DeadLetter:
+        return DeadLetter(
+            origin_topic=record.topic,
+            origin_partition=record.partition,
+            origin_offset=record.offset,
+            key=record.key,
+            value=record.value,
+            kind=kind,
+            message=message,
+        )
+
+    def _store(self, items: Sequence[_Item]) -> None:
+        events = [i.event for i in items if i.event is not None]
+        letters = [i.letter for i in items if i.letter is not None]
+        attempt = 0
+        while True:
+            try:
+                with UnitOfWork(self.session_factory) as uow:
+                    result = handle_batch(uow, events, letters, self.context)
+                    uow.commit()
+                break
+            except Exception as exc:
+                attempt += 1
+                # A concurrent instance applying the same event during a
+                # rebalance makes the inbox insert fail; the retry sees it as seen.
+                if is_transient(exc) or attempt >= _NON_TRANSIENT_RETRIES:
+                    raise
+                self.log.warning("batch_retry", error=repr(exc), attempt=attempt)
+        self.log.info(
+            "batch_applied",
+            records=len(items),
+            applied=result.applied,
+            duplicates=result.duplicates,
+            dead_lettered=result.dead_lettered,
+            decisions=result.decisions,
+            issued=len(result.issued),
+            revoked=len(result.revoked),
+        )
+
+    def _store_one_by_one(self, items: Sequence[_Item]) -> bool:
+        """Find the records that fail on their own and dead-letter them, so the stream goes on."""
+        for item in items:
+            try:
+                self._store([item])
+            except Exception as exc:
+                if is_transient(exc):
+                    return False
+                letter = self._letter(item.record, ErrorKind.PROCESSING_FAILED.value, f"{type(exc).__name__}: {exc}")
+                try:
+                    self._store([_Item(item.record, None, letter)])
+                except Exception as inner:
+                    self.log.error("dead_letter_failed", error=repr(inner))
+                    return False
+        return True
+
+    def _wait_out(self, consumer: KafkaConsumer, batch: dict[TopicPartition, list[Any]], exc: BaseException) -> bool:
+        # Seek back so the next poll returns the same records: the loop keeps
+        # polling (and so keeps its place in the group) while the outage lasts.
+        for tp, records in batch.items():
+            try:
+                consumer.seek(tp, records[0].offset)
+            except (KafkaError, AssertionError, ValueError) as seek_error:  # partition revoked meanwhile
+                self.log.info("seek_skipped", partition=tp.partition, error=str(seek_error))
+        delay = self.backoff.next_delay()
+        self.log.warning("store_unavailable", error=str(exc).splitlines()[0][:300], retry_in=round(delay, 2))
+        self.stop.wait(delay)
+        return False
+
+    def _commit(self, consumer: KafkaConsumer, batch: dict[TopicPartition, list[Any]]) -> None:
+        offsets = {tp: OffsetAndMetadata(records[-1].offset + 1, "", -1) for tp, records in batch.items()}
+        started = time.monotonic()
+        try:
+            consumer.commit(offsets=offsets)
+        except KafkaError as exc:
+            # The work is stored; a re-delivery after a rebalance is dropped by the inbox.
+            self.log.warning("offset_commit_failed", error=str(exc), seconds=round(time.monotonic() - started, 3))

@@ -1,0 +1,1 @@
+"""Kafka outbound: the outbox relay and topic administration."""

@@ -1,0 +1,141 @@
+"""Which event type lives on which topic, and which model validates its data.
+
+:func:`parse_event` turns the raw bytes of a Kafka record value into a
+validated :class:`InboundEvent` or raises :class:`InvalidEvent` with the
+dead-letter ``error-kind`` that names what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from schemas import inbound, outbound
+from schemas.envelope import CloudEvent
+
+
+class Topic(StrEnum):
+    """Logical topic names (SPEC §4.2); the deployed name may carry a prefix."""
+
+    APPLICATIONS = "graduation.applications"
+    CIRCULATION = "library.circulation"
+    DEPOSITS = "thesis.deposits"
+    CERTIFICATES = "clearance.certificates"
+    STATUS = "clearance.status"
+    DEAD_LETTER = "clearance.dead-letter"
+
+
+INBOUND_TOPICS: tuple[Topic, ...] = (Topic.APPLICATIONS, Topic.CIRCULATION, Topic.DEPOSITS)
+
+INBOUND_TYPES: dict[str, tuple[Topic, type[inbound.InboundData]]] = {
+    "graduation.application.submitted": (Topic.APPLICATIONS, inbound.ApplicationSubmitted),
+    "graduation.application.withdrawn": (Topic.APPLICATIONS, inbound.ApplicationWithdrawn),
+    "library.patron.linked": (Topic.CIRCULATION, inbound.PatronLinked),
+    "library.loan.opened": (Topic.CIRCULATION, inbound.LoanOpened),
+    "library.loan.renewed": (Topic.CIRCULATION, inbound.LoanRenewed),
+    "library.loan.returned": (Topic.CIRCULATION, inbound.LoanReturned),
+    "library.loan.lost": (Topic.CIRCULATION, inbound.LoanLost),
+    "library.fine.assessed": (Topic.CIRCULATION, inbound.FineAssessed),
+    "library.fine.paid": (Topic.CIRCULATION, inbound.FinePaid),
+    "library.fine.waived": (Topic.CIRCULATION, inbound.FineWaived),
+    "library.training.completed": (Topic.CIRCULATION, inbound.TrainingCompleted),
+    "thesis.deposit.submitted": (Topic.DEPOSITS, inbound.DepositSubmitted),
+    "thesis.deposit.accepted": (Topic.DEPOSITS, inbound.DepositAccepted),
+    "thesis.deposit.rejected": (Topic.DEPOSITS, inbound.DepositRejected),
+}
+
+OUTBOUND_TYPES: dict[str, tuple[Topic, type[outbound.OutboundData]]] = {
+    "clearance.status.changed": (Topic.STATUS, outbound.StatusChanged),
+    "clearance.certificate.issued": (Topic.CERTIFICATES, outbound.CertificateIssued),
+    "clearance.certificate.revoked": (Topic.CERTIFICATES, outbound.CertificateRevoked),
+}
+
+
+class ErrorKind(StrEnum):
+    """The ``error-kind`` header of a dead-lettered message."""
+
+    INVALID_JSON = "invalid-json"
+    NOT_CLOUDEVENT = "not-cloudevent"
+    UNKNOWN_TYPE = "unknown-type"
+    WRONG_TOPIC = "wrong-topic"
+    SCHEMA_VIOLATION = "schema-violation"
+    PROCESSING_FAILED = "processing-failed"
+
+
+class InvalidEvent(Exception):
+    """A message that cannot be processed; it belongs in the dead-letter topic."""
+
+    def __init__(self, kind: ErrorKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEvent:
+    """A validated inbound event: its envelope and its typed data."""
+
+    envelope: CloudEvent
+    data: inbound.InboundData
+
+    @property
+    def type(self) -> str:
+        return self.envelope.type
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The identity of the event: a repeat of (source, id) is a duplicate."""
+        return (self.envelope.source, self.envelope.id)
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors(include_url=False, include_input=False)[:10]:
+        location = ".".join(str(p) for p in item["loc"]) or "(root)"
+        parts.append(f"{location}: {item['msg']}")
+    return "; ".join(parts)
+
+
+def parse_event(value: bytes | None, topic: Topic | None = None) -> InboundEvent:
+    """Validate a record value as an inbound CloudEvent of a known type.
+
+    ``topic`` is the logical topic the record came from; a type that belongs
+    on another topic is refused, so that keying and ordering stay as the
+    contract says.
+    """
+    if value is None:
+        raise InvalidEvent(ErrorKind.INVALID_JSON, "record has no value (tombstone)")
+    try:
+        raw: Any = json.loads(value)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InvalidEvent(ErrorKind.INVALID_JSON, f"not UTF-8 JSON: {exc}") from None
+    if not isinstance(raw, dict):
+        raise InvalidEvent(ErrorKind.NOT_CLOUDEVENT, "a CloudEvent is a JSON object")
+    try:
+        envelope = CloudEvent.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidEvent(ErrorKind.NOT_CLOUDEVENT, _describe(exc)) from None
+    entry = INBOUND_TYPES.get(envelope.type)
+    if entry is None:
+        raise InvalidEvent(ErrorKind.UNKNOWN_TYPE, f"unknown event type {envelope.type!r}")
+    expected_topic, model = entry
+    if topic is not None and topic != expected_topic:
+        raise InvalidEvent(
+            ErrorKind.WRONG_TOPIC, f"{envelope.type} belongs on {expected_topic.value}, not {topic.value}"
+        )
+    try:
+        data = model.model_validate(envelope.data)
+    except ValidationError as exc:
+        raise InvalidEvent(ErrorKind.SCHEMA_VIOLATION, f"{envelope.type}: {_describe(exc)}") from None
+    return InboundEvent(envelope=envelope, data=data)
+
+
+def model_for(event_type: str) -> type[BaseModel]:
+    """The ``data`` model of an inbound or outbound event type."""
+    if event_type in INBOUND_TYPES:
+        return INBOUND_TYPES[event_type][1]
+    return OUTBOUND_TYPES[event_type][1]
