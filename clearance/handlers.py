@@ -247,7 +247,7 @@ def _decide_for_student(
             result.issued.append(number)
             bound = bound.bind(certificate_number=number)
         if outcome.revoke is not None and active is not None:
-            _revoke(uow, application, active, outcome, now)
+            issued = _revoke(application, active, outcome, now)
             result.revoked.append(active.number)
         reasons = json.dumps(reasons_json(outcome.reasons), sort_keys=True)
         changed = outcome.status is not application.status or reasons != application.reasons
@@ -279,7 +279,7 @@ def _decide_for_student(
             )
             result.messages += 1
         if issued is not None:
-            # The certificate follows the status that announces it, in outbox order.
+            # The certificate (or its revocation) follows the status that announces it.
             _enqueue(uow, issued, application, now)
             result.messages += 1
 
@@ -332,9 +332,7 @@ def _issue(
     return number, cloud_event("clearance.certificate.issued", ctx.issuer, application.student_id, now, issued)
 
 
-def _revoke(
-    uow: UnitOfWork, application: ApplicationRow, certificate: CertificateRow, outcome: Outcome, now: datetime
-) -> None:
+def _revoke(application: ApplicationRow, certificate: CertificateRow, outcome: Outcome, now: datetime) -> Message:
     reason = outcome.revoke or "revoked"
     if outcome.status is Status.WITHDRAWN and application.withdrawn_reason:
         reason = f"{reason}: {application.withdrawn_reason}"
@@ -348,8 +346,7 @@ def _revoke(
         revoked_at=now,
     )
     issuer = json.loads(certificate.document)["certificate"]["issuer"]
-    message = cloud_event("clearance.certificate.revoked", issuer, application.student_id, now, data_of(revoked))
-    _enqueue(uow, message, application, now)
+    return cloud_event("clearance.certificate.revoked", issuer, application.student_id, now, data_of(revoked))
 
 
 def _enqueue(uow: UnitOfWork, message: Message, application: ApplicationRow, now: datetime) -> None:

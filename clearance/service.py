@@ -78,9 +78,7 @@ class Service:
         self.session_factory = make_session_factory(self.engine)
         self.policy = PolicySource(settings.policy_file)
         self.keys = KeySource(KeyRing(settings.key_dir))
-        self.context = Context(
-            policy=self.policy, signing_key=self.keys, clock=settings.now, issuer=settings.issuer
-        )
+        self.context = Context(policy=self.policy, signing_key=self.keys, clock=settings.now, issuer=settings.issuer)
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self.on_batch: Callable[[Topic, int], None] | None = None

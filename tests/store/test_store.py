@@ -1,0 +1,121 @@
+"""The store on SQLite and PostgreSQL: schema, inbox, counters, uniqueness, aggregation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
+
+from clearance.projections import LoanStatus
+from clearance.store.database import make_engine
+from clearance.store.migrate import upgrade
+from clearance.store.tables import CertificateRow, LoanRow, PatronLinkRow
+from clearance.store.unit_of_work import UnitOfWork
+
+NOW = datetime(2026, 11, 24, tzinfo=UTC)
+
+
+def test_migration_creates_every_table_and_is_repeatable(database_url: str) -> None:
+    upgrade(database_url)  # a second run is a no-op
+    engine = make_engine(database_url)
+    tables = set(inspect(engine).get_table_names())
+    engine.dispose()
+    assert {
+        "inbox", "students", "patron_links", "loans", "fines", "deposits", "trainings",
+        "applications", "certificates", "counters", "outbox", "dead_letters", "alembic_version",
+    } <= tables  # fmt: skip
+
+
+def test_inbox_remembers_applied_event_ids(session_factory) -> None:
+    with UnitOfWork(session_factory) as uow:
+        uow.repo.remember([("urn:a", "1", "t"), ("urn:a", "2", "t")], NOW)
+        uow.commit()
+    with UnitOfWork(session_factory) as uow:
+        assert uow.repo.seen([("urn:a", "1"), ("urn:a", "3"), ("urn:b", "2")]) == {("urn:a", "1")}
+
+
+def test_inbox_refuses_the_same_event_twice(session_factory) -> None:
+    with UnitOfWork(session_factory) as uow:
+        uow.repo.remember([("urn:a", "1", "t")], NOW)
+        uow.commit()
+    with UnitOfWork(session_factory) as uow, pytest.raises(IntegrityError):
+        uow.repo.remember([("urn:a", "1", "t")], NOW)
+        uow.flush()
+
+
+def test_ids_with_quotes_and_percent_signs_are_plain_data(session_factory) -> None:
+    nasty = 'x\'); DROP TABLE inbox; -- 100% "quoted"'
+    with UnitOfWork(session_factory) as uow:
+        uow.repo.remember([(nasty, nasty, "t")], NOW)
+        uow.commit()
+    with UnitOfWork(session_factory) as uow:
+        assert uow.repo.seen([(nasty, nasty)]) == {(nasty, nasty)}
+
+
+def test_counters_count_up_from_one_per_name(session_factory) -> None:
+    with UnitOfWork(session_factory) as uow:
+        values = [uow.repo.next_value("certificate:2026-2"), uow.repo.next_value("certificate:2026-2")]
+        other = uow.repo.next_value("certificate:2027-1")
+        uow.commit()
+    assert values == [1, 2]
+    assert other == 1
+
+
+def _certificate(number: str, application_id: str) -> CertificateRow:
+    return CertificateRow(
+        number=number, application_id=application_id, student_id="S1", key_id="k", issued_at=NOW, document="{}"
+    )
+
+
+def test_the_database_allows_one_certificate_per_application(session_factory) -> None:
+    with UnitOfWork(session_factory) as uow:
+        uow.repo.add_certificate(_certificate("BP/1", "APP-1"))
+        uow.commit()
+    with UnitOfWork(session_factory) as uow, pytest.raises(IntegrityError):
+        uow.repo.add_certificate(_certificate("BP/2", "APP-1"))
+        uow.flush()
+
+
+def test_student_state_counts_loans_of_every_linked_patron_at_every_library(session_factory) -> None:
+    due = NOW + timedelta(days=7)
+    with UnitOfWork(session_factory) as uow:
+        s = uow.session
+        s.add_all(
+            [
+                PatronLinkRow(library_id="central", patron_id="P1", student_id="S1"),
+                PatronLinkRow(library_id="fk-teknik", patron_id="T9", student_id="S1"),
+                PatronLinkRow(library_id="central", patron_id="P2", student_id="S2"),
+            ]
+        )
+        for library, loan, patron, status in [
+            ("central", "L1", "P1", LoanStatus.OPEN),
+            ("fk-teknik", "L1", "T9", LoanStatus.LOST),
+            ("fk-teknik", "L2", "T9", LoanStatus.RETURNED),
+            ("central", "L3", "P2", LoanStatus.OPEN),  # another student's
+            ("fk-teknik", "L4", "P1", LoanStatus.OPEN),  # P1 is not linked at fk-teknik
+            ("partner", "L5", "UNLINKED", LoanStatus.OPEN),
+        ]:
+            s.add(LoanRow(library_id=library, loan_id=loan, patron_id=patron, status=status, due_at=due))
+        uow.commit()
+    with UnitOfWork(session_factory) as uow:
+        state = uow.repo.student_state("S1")
+    assert {(loan.library_id, loan.loan_id, loan.status) for loan in state.loans} == {
+        ("central", "L1", LoanStatus.OPEN),
+        ("fk-teknik", "L1", LoanStatus.LOST),
+    }
+    assert state.loans[0].due_at == due
+
+
+def test_datetimes_keep_the_offset_they_were_sent_with(session_factory) -> None:
+    from datetime import timezone
+
+    due = datetime(2026, 10, 1, 0, 0, tzinfo=timezone(timedelta(hours=7)))
+    with UnitOfWork(session_factory) as uow:
+        uow.session.add(LoanRow(library_id="c", loan_id="L", patron_id="P", due_at=due, status=LoanStatus.OPEN))
+        uow.commit()
+    with UnitOfWork(session_factory) as uow:
+        row = uow.session.get(LoanRow, ("c", "L"))
+        assert row is not None
+        assert row.due_at is not None and row.due_at.isoformat() == "2026-10-01T00:00:00+07:00"
