@@ -210,3 +210,16 @@ def test_two_topics_racing_on_one_student_never_lose_the_clearance(session_facto
         assert errors == []
         assert _status(session_factory, app) is Status.CLEARED, f"round {round_}"
     assert len(_certificates(session_factory)) == 8
+
+
+def test_every_decision_is_logged_with_event_student_and_application(apply, registrar, library, desk) -> None:  # noqa: ANN001
+    from structlog.testing import capture_logs
+
+    submitted = _submit(registrar)
+    with capture_logs() as logs:
+        apply(*_ready_student(library, desk), submitted)
+    [decision] = [entry for entry in logs if entry["event"] == "decision"]
+    assert decision["student_id"] == "S1"
+    assert decision["application_id"] == "APP-1"
+    assert decision["event_id"] == submitted["id"]
+    assert decision["status"] == "cleared"
