@@ -86,7 +86,8 @@ class EventFactory:
                     **kw: Any) -> dict[str, Any]:  # fmt: skip
         return self.event("library.loan.opened", patron_id, {
             "loan_id": loan_id, "library_id": library_id, "patron_id": patron_id, "item_id": item_id,
-            "title": title, "borrowed_at": borrowed_at, "due_at": due_at, "interlibrary": interlibrary}, **kw)  # fmt: skip
+            "title": title, "borrowed_at": borrowed_at, "due_at": due_at, "interlibrary": interlibrary,
+        }, **kw)  # fmt: skip
 
     def loan_renewed(self, library_id: str, loan_id: str, patron_id: str, due_at: datetime | str,
                      **kw: Any) -> dict[str, Any]:  # fmt: skip
@@ -123,14 +124,16 @@ class EventFactory:
     def training_completed(self, library_id: str, patron_id: str, completed_at: datetime | str,
                            course: str = "information-literacy", **kw: Any) -> dict[str, Any]:  # fmt: skip
         return self.event("library.training.completed", patron_id, {
-            "patron_id": patron_id, "library_id": library_id, "course": course, "completed_at": completed_at}, **kw)  # fmt: skip
+            "patron_id": patron_id, "library_id": library_id, "course": course, "completed_at": completed_at,
+        }, **kw)  # fmt: skip
 
     # -- thesis deposit desk ---------------------------------------------------
 
     def deposit_submitted(self, deposit_id: str, student_id: str, title: str, degree_level: str = "S1",
                           **kw: Any) -> dict[str, Any]:  # fmt: skip
         return self.event("thesis.deposit.submitted", student_id, {
-            "deposit_id": deposit_id, "student_id": student_id, "title": title, "degree_level": degree_level}, **kw)  # fmt: skip
+            "deposit_id": deposit_id, "student_id": student_id, "title": title, "degree_level": degree_level,
+        }, **kw)  # fmt: skip
 
     def deposit_accepted(self, deposit_id: str, student_id: str, repository_id: str | None = None,
                          **kw: Any) -> dict[str, Any]:  # fmt: skip

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -85,7 +85,7 @@ class Context:
 
 @dataclass(slots=True)
 class BatchResult:
-    """What one batch did, for logs and tests."""
+    """What one batch did, for logs, metrics and tests."""
 
     applied: int = 0
     duplicates: int = 0
@@ -94,6 +94,40 @@ class BatchResult:
     issued: list[str] = field(default_factory=list)
     revoked: list[str] = field(default_factory=list)
     messages: int = 0
+    consumed: Counter[str] = field(default_factory=Counter)
+    dead_letter_kinds: Counter[str] = field(default_factory=Counter)
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+    def merge(self, other: BatchResult) -> None:
+        """Add another result's counts to this one."""
+        self.applied += other.applied
+        self.duplicates += other.duplicates
+        self.dead_lettered += other.dead_lettered
+        self.decisions += other.decisions
+        self.issued.extend(other.issued)
+        self.revoked.extend(other.revoked)
+        self.messages += other.messages
+        self.consumed.update(other.consumed)
+        self.dead_letter_kinds.update(other.dead_letter_kinds)
+        self.outcomes.update(other.outcomes)
+
+
+@dataclass(slots=True)
+class _Triggers:
+    """The events that touched one student in a batch."""
+
+    ids: list[str] = field(default_factory=list)
+    latest: datetime | None = None
+
+    def add(self, event_id: str, time: datetime) -> None:
+        self.ids.append(event_id)
+        if self.latest is None or time > self.latest:
+            self.latest = time
+
+    def extend(self, other: _Triggers) -> None:
+        self.ids.extend(other.ids)
+        if other.latest is not None and (self.latest is None or other.latest > self.latest):
+            self.latest = other.latest
 
 
 class _Batch:
@@ -115,8 +149,8 @@ class _Batch:
         self.applications = repo.load_applications(
             (e.data.application_id,) for e in events if isinstance(e.data, _APPLICATION_EVENTS)
         )
-        self.students: dict[str, list[str]] = defaultdict(list)
-        self.patrons: dict[tuple[str, str], list[str]] = defaultdict(list)
+        self.students: dict[str, _Triggers] = defaultdict(_Triggers)
+        self.patrons: dict[tuple[str, str], _Triggers] = defaultdict(_Triggers)
 
     def apply(self, event: InboundEvent) -> None:
         data, envelope, repo = event.data, event.envelope, self.uow.repo
@@ -126,14 +160,14 @@ class _Batch:
             loan = apply_loan(to_domain(row, Loan) if row else Loan(*key), envelope, data)
             self.loans[key] = repo.save(row, LoanRow, loan)
             if loan.patron_id is not None:
-                self.patrons[(loan.library_id, loan.patron_id)].append(envelope.id)
+                self.patrons[(loan.library_id, loan.patron_id)].add(envelope.id, envelope.time)
         elif isinstance(data, _FINE_EVENTS):
             key = (data.library_id, data.fine_id)
             row = self.fines.get(key)
             fine = apply_fine(to_domain(row, Fine) if row else Fine(*key), envelope, data)
             self.fines[key] = repo.save(row, FineRow, fine)
             if fine.patron_id is not None:
-                self.patrons[(fine.library_id, fine.patron_id)].append(envelope.id)
+                self.patrons[(fine.library_id, fine.patron_id)].add(envelope.id, envelope.time)
         elif isinstance(data, inbound.PatronLinked):
             key = (data.library_id, data.patron_id)
             row = self.links.get(key)
@@ -141,10 +175,10 @@ class _Batch:
             after = apply_link(before, envelope, data)
             self.links[key] = repo.save(row, PatronLinkRow, after)
             for student in {before.student_id, after.student_id} - {None}:
-                self.students[student].append(envelope.id)  # type: ignore[index]
+                self.students[student].add(envelope.id, envelope.time)  # type: ignore[index]
         elif isinstance(data, inbound.TrainingCompleted):
             repo.add_training(Training(data.library_id, data.patron_id, data.course, data.completed_at))
-            self.patrons[(data.library_id, data.patron_id)].append(envelope.id)
+            self.patrons[(data.library_id, data.patron_id)].add(envelope.id, envelope.time)
         elif isinstance(data, _DEPOSIT_EVENTS):
             key = (data.deposit_id,)
             row = self.deposits.get(key)
@@ -152,19 +186,19 @@ class _Batch:
                 to_domain(row, Deposit) if row else Deposit(data.deposit_id, data.student_id), envelope, data
             )
             self.deposits[key] = repo.save(row, DepositRow, deposit)
-            self.students[deposit.student_id].append(envelope.id)
+            self.students[deposit.student_id].add(envelope.id, envelope.time)
         elif isinstance(data, _APPLICATION_EVENTS):
             key = (data.application_id,)
             row = self.applications.get(key)
             current = to_domain(row, Application) if row else Application(data.application_id, data.student_id)
             application = apply_application(current, envelope, data)
             self.applications[key] = repo.save(row, ApplicationRow, application)
-            self.students[application.student_id].append(envelope.id)
+            self.students[application.student_id].add(envelope.id, envelope.time)
         else:  # pragma: no cover - the registry admits no other type
             raise TypeError(f"no handler for {event.type}")
 
-    def touched_students(self) -> dict[str, list[str]]:
-        """Every student whose state the batch changed, with the ids of the events that did."""
+    def touched_students(self) -> dict[str, _Triggers]:
+        """Every student whose state the batch changed, with the events that did."""
         linked = self.uow.repo.students_of_patrons(self.patrons)
         for patron, student in linked.items():
             self.students[student].extend(self.patrons[patron])
@@ -194,6 +228,7 @@ def handle_batch(
     for event in fresh:
         batch.apply(event)
     result.applied = len(fresh)
+    result.consumed.update(e.type for e in fresh)
     uow.flush()
 
     touched = batch.touched_students()
@@ -210,7 +245,7 @@ def handle_batch(
 def _decide_for_student(
     uow: UnitOfWork,
     student_id: str,
-    event_ids: list[str],
+    triggers: _Triggers,
     policy: Policy,
     ctx: Context,
     now: datetime,
@@ -235,9 +270,10 @@ def _decide_for_student(
             rules=rules,
         )
         result.decisions += 1
+        result.outcomes[outcome.status.value] += 1
         bound = log.bind(
-            event_id=event_ids[-1],
-            event_ids=event_ids[:20],
+            event_id=triggers.ids[-1],
+            event_ids=triggers.ids[:20],
             student_id=student_id,
             application_id=application.application_id,
         )
@@ -271,16 +307,12 @@ def _decide_for_student(
                 reasons=list(outcome.reasons),
                 evaluated_at=now,
             )
-            _enqueue(
-                uow,
-                cloud_event("clearance.status.changed", ctx.issuer, student_id, now, data_of(status)),
-                application,
-                now,
-            )
+            message = cloud_event("clearance.status.changed", ctx.issuer, student_id, now, data_of(status))
+            _enqueue(uow, message, application, now, triggers.latest)
             result.messages += 1
         if issued is not None:
             # The certificate (or its revocation) follows the status that announces it.
-            _enqueue(uow, issued, application, now)
+            _enqueue(uow, issued, application, now, triggers.latest)
             result.messages += 1
 
 
@@ -349,7 +381,9 @@ def _revoke(application: ApplicationRow, certificate: CertificateRow, outcome: O
     return cloud_event("clearance.certificate.revoked", issuer, application.student_id, now, data_of(revoked))
 
 
-def _enqueue(uow: UnitOfWork, message: Message, application: ApplicationRow, now: datetime) -> None:
+def _enqueue(
+    uow: UnitOfWork, message: Message, application: ApplicationRow, now: datetime, trigger_time: datetime | None
+) -> None:
     uow.repo.add_outbox(
         OutboxRow(
             event_id=message.event_id,
@@ -361,6 +395,7 @@ def _enqueue(uow: UnitOfWork, message: Message, application: ApplicationRow, now
             student_id=application.student_id,
             application_id=application.application_id,
             created_at=now,
+            trigger_time=trigger_time,
         )
     )
 
@@ -397,6 +432,7 @@ def _dead_letter(uow: UnitOfWork, letter: DeadLetter, now: datetime, result: Bat
         )
     )
     result.dead_lettered += 1
+    result.dead_letter_kinds[letter.kind] += 1
     log.warning(
         "dead_lettered",
         error_kind=letter.kind,

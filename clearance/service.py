@@ -11,6 +11,7 @@ import structlog
 from sqlalchemy import Engine
 
 from clearance.handlers import Context
+from clearance.observe import NullObserver, Observer
 from clearance.policy import Policy, PolicyError, load_policy
 from clearance.settings import Settings
 from clearance.signing import KeyRing, SigningKey
@@ -19,7 +20,7 @@ from clearance.store.migrate import upgrade
 from consumers.loop import ConsumerLoop
 from producers.relay import OutboxRelay
 from producers.topics import ensure_topics
-from schemas.registry import INBOUND_TOPICS, Topic
+from schemas.registry import INBOUND_TOPICS
 
 log = structlog.get_logger("clearance.service")
 
@@ -81,7 +82,7 @@ class Service:
         self.context = Context(policy=self.policy, signing_key=self.keys, clock=settings.now, issuer=settings.issuer)
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
-        self.on_batch: Callable[[Topic, int], None] | None = None
+        self.observer: Observer = NullObserver()
 
     def prepare(self, migrate: bool = True) -> None:
         """Migrate the database and create missing topics."""
@@ -95,10 +96,10 @@ class Service:
         self.stop_event.clear()
         for topic in INBOUND_TOPICS:
             loop = ConsumerLoop(
-                self.settings, topic, self.session_factory, self.context, self.stop_event, on_batch=self.on_batch
+                self.settings, topic, self.session_factory, self.context, self.stop_event, observer=self.observer
             )
             self._spawn(f"consume-{topic.value}", loop.run)
-        relay = OutboxRelay(self.settings, self.session_factory, self.stop_event)
+        relay = OutboxRelay(self.settings, self.session_factory, self.stop_event, observer=self.observer)
         self._spawn("relay", relay.run)
         log.info(
             "service_started",

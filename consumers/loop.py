@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,8 @@ from kafka.structs import OffsetAndMetadata
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from clearance.handlers import Context, DeadLetter, handle_batch
+from clearance.handlers import BatchResult, Context, DeadLetter, handle_batch
+from clearance.observe import NullObserver, Observer
 from clearance.settings import Settings
 from clearance.store.unit_of_work import UnitOfWork
 from consumers.backoff import Backoff
@@ -59,7 +60,7 @@ class ConsumerLoop:
         session_factory: sessionmaker[Session],
         context: Context,
         stop: threading.Event,
-        on_batch: Callable[[Topic, int], None] | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.settings = settings
         self.topic = topic
@@ -67,7 +68,7 @@ class ConsumerLoop:
         self.session_factory = session_factory
         self.context = context
         self.stop = stop
-        self.on_batch = on_batch
+        self.observer: Observer = observer or NullObserver()
         self.backoff = Backoff(settings.retry_initial_seconds, settings.retry_max_seconds)
         self.log = log.bind(topic=self.name)
 
@@ -118,18 +119,21 @@ class ConsumerLoop:
     def process(self, consumer: KafkaConsumer, batch: dict[TopicPartition, list[Any]]) -> bool:
         """Apply one poll batch; commit its offsets only once it is stored. Returns whether it was."""
         items = [self._decode(record) for records in batch.values() for record in records]
+        started = time.monotonic()
         try:
-            self._store(items)
+            result = self._store(items)
         except Exception as exc:
-            if is_transient(exc):
+            transient = is_transient(exc)
+            self.observer.batch_failed(self.name, exc, transient)
+            if transient:
                 return self._wait_out(consumer, batch, exc)
             self.log.error("batch_failed", error=repr(exc), records=len(items))
-            if not self._store_one_by_one(items):
+            result = self._store_one_by_one(items)
+            if result is None:
                 return self._wait_out(consumer, batch, exc)
         self.backoff.reset()
         self._commit(consumer, batch)
-        if self.on_batch is not None:
-            self.on_batch(self.topic, len(items))
+        self.observer.batch_applied(self.name, result, time.monotonic() - started)
         return True
 
     def _decode(self, record: Any) -> _Item:
@@ -149,7 +153,7 @@ class ConsumerLoop:
             message=message,
         )
 
-    def _store(self, items: Sequence[_Item]) -> None:
+    def _store(self, items: Sequence[_Item]) -> BatchResult:
         events = [i.event for i in items if i.event is not None]
         letters = [i.letter for i in items if i.letter is not None]
         attempt = 0
@@ -176,22 +180,28 @@ class ConsumerLoop:
             issued=len(result.issued),
             revoked=len(result.revoked),
         )
+        return result
 
-    def _store_one_by_one(self, items: Sequence[_Item]) -> bool:
-        """Find the records that fail on their own and dead-letter them, so the stream goes on."""
+    def _store_one_by_one(self, items: Sequence[_Item]) -> BatchResult | None:
+        """Find the records that fail on their own and dead-letter them, so the stream goes on.
+
+        Returns None when an outage interrupts the search (the batch is retried whole).
+        """
+        total = BatchResult()
         for item in items:
             try:
-                self._store([item])
+                result = self._store([item])
             except Exception as exc:
                 if is_transient(exc):
-                    return False
+                    return None
                 letter = self._letter(item.record, ErrorKind.PROCESSING_FAILED.value, f"{type(exc).__name__}: {exc}")
                 try:
-                    self._store([_Item(item.record, None, letter)])
+                    result = self._store([_Item(item.record, None, letter)])
                 except Exception as inner:
                     self.log.error("dead_letter_failed", error=repr(inner))
-                    return False
-        return True
+                    return None
+            total.merge(result)
+        return total
 
     def _wait_out(self, consumer: KafkaConsumer, batch: dict[TopicPartition, list[Any]], exc: BaseException) -> bool:
         # Seek back so the next poll returns the same records: the loop keeps

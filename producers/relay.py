@@ -22,6 +22,7 @@ from kafka.errors import KafkaError
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from clearance.observe import NullObserver, Observer, Published
 from clearance.settings import Settings
 from clearance.store.tables import OutboxRow
 from clearance.store.unit_of_work import UnitOfWork
@@ -56,6 +57,7 @@ class OutboxRelay:
         session_factory: sessionmaker[Session],
         stop: threading.Event,
         producer: KafkaProducer | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.settings = settings
         self.session_factory = session_factory
@@ -63,6 +65,7 @@ class OutboxRelay:
         self.producer = producer
         self.backoff = Backoff(settings.retry_initial_seconds, settings.retry_max_seconds)
         self.published = 0
+        self.observer: Observer = observer or NullObserver()
 
     def _producer(self) -> KafkaProducer:
         return KafkaProducer(
@@ -143,8 +146,12 @@ class OutboxRelay:
                     break  # keep order: nothing after a failure is marked
                 done.append(row)
             if done:
-                uow.repo.mark_published([r.id for r in done], datetime.now(UTC))
+                published_at = datetime.now(UTC)
+                uow.repo.mark_published([r.id for r in done], published_at)
                 uow.commit()
+                self.observer.published(
+                    [Published(r.type, r.topic, r.created_at, r.trigger_time, published_at) for r in done]
+                )
             for row in done:
                 log.info(
                     "published",

@@ -191,6 +191,8 @@ class OutboxRow(Base):
     student_id: Mapped[str | None] = mapped_column(ID)
     application_id: Mapped[str | None] = mapped_column(ID)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When the fact that led to this message happened at its source (for latency).
+    trigger_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
 
 

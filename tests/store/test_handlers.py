@@ -60,7 +60,7 @@ def _submit(registrar, student: str = "S1", application: str = "APP-1") -> dict:
 
 def test_a_student_with_nothing_outstanding_gets_one_signed_certificate(
     apply, session_factory, registrar, library, desk, tmp_path
-):  # noqa: E501
+):
     apply(*_ready_student(library, desk), _submit(registrar))
     assert _status(session_factory, "APP-1") is Status.CLEARED
     types = [m["type"] for m in _outbox(session_factory)]
@@ -149,7 +149,7 @@ def test_withdrawal_after_issuance_revokes_the_certificate(apply, session_factor
 
 def test_withdrawal_before_submission_arrives_means_no_certificate_ever(
     apply, session_factory, registrar, library, desk
-):  # noqa: E501
+):
     apply(registrar.application_withdrawn("APP-1", "S1", time=T0 + timedelta(days=1)))
     apply(*_ready_student(library, desk), _submit(registrar))
     assert _status(session_factory, "APP-1") is Status.WITHDRAWN
@@ -193,7 +193,7 @@ def test_two_topics_racing_on_one_student_never_lose_the_clearance(session_facto
         barrier = threading.Barrier(2)
         errors: list[BaseException] = []
 
-        def run(events: list) -> None:
+        def run(events: list, barrier: threading.Barrier = barrier, errors: list = errors) -> None:
             try:
                 with UnitOfWork(session_factory) as uow:
                     barrier.wait()
@@ -212,7 +212,7 @@ def test_two_topics_racing_on_one_student_never_lose_the_clearance(session_facto
     assert len(_certificates(session_factory)) == 8
 
 
-def test_every_decision_is_logged_with_event_student_and_application(apply, registrar, library, desk) -> None:  # noqa: ANN001
+def test_every_decision_is_logged_with_event_student_and_application(apply, registrar, library, desk) -> None:
     from structlog.testing import capture_logs
 
     submitted = _submit(registrar)
