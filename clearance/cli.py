@@ -10,11 +10,13 @@ from pathlib import Path
 import click
 import structlog
 
+from clearance.commands import register as register_commands
 from clearance.logging import configure_logging
 from clearance.settings import Settings
 
 
-def _settings() -> Settings:
+def loadload_settings() -> Settings:
+    """Settings from the environment, with logging configured by them."""
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
     return settings
@@ -32,7 +34,7 @@ def run(migrate: bool) -> None:
     """Run every consumer and the outbox relay until SIGTERM or SIGINT."""
     from clearance.service import Service
 
-    settings = _settings()
+    settings = load_settings()
     service = Service(settings)
     service.prepare(migrate=migrate)
 
@@ -59,7 +61,7 @@ def db_upgrade(revision: str) -> None:
     """Create or migrate the schema of CLEARANCE_DATABASE_URL."""
     from clearance.store.migrate import upgrade
 
-    settings = _settings()
+    settings = load_settings()
     upgrade(settings.database_url, revision)
     click.echo(f"database at revision {revision}")
 
@@ -89,7 +91,7 @@ def keys_jwks() -> None:
     """Print the public keys as a JWK Set (a key is generated if there is none)."""
     from clearance.signing import KeyRing
 
-    settings = _settings()
+    settings = load_settings()
     ring = KeyRing(settings.key_dir)
     ring.signing_key(create=True)
     click.echo(json.dumps(ring.jwks(), indent=2))
@@ -106,6 +108,8 @@ def demo(students: int, out_dir: Path, seed: int, timeout: float) -> None:
 
     sys.exit(run_demo(students=students, out_dir=out_dir, seed=seed, timeout=timeout))
 
+
+register_commands(main)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
