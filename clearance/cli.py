@@ -15,7 +15,7 @@ from clearance.logging import configure_logging
 from clearance.settings import Settings
 
 
-def loadload_settings() -> Settings:
+def load_settings() -> Settings:
     """Settings from the environment, with logging configured by them."""
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
