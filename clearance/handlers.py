@@ -14,12 +14,13 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
 from clearance import certificates
 from clearance.engine import Outcome, evaluate
+from clearance.freshness import SOURCES, SourceOffsets, sources_behind
 from clearance.messages import Message, cloud_event, data_of, reasons_json
 from clearance.policy import Policy, Rules
 from clearance.projections import (
@@ -49,7 +50,7 @@ from clearance.store.tables import (
 )
 from clearance.store.unit_of_work import UnitOfWork
 from schemas import inbound
-from schemas.outbound import CertificateRevoked, Status, StatusChanged
+from schemas.outbound import CertificateRevoked, Reason, ReasonCode, Status, StatusChanged
 from schemas.registry import InboundEvent, Topic
 
 log = structlog.get_logger("clearance.decisions")
@@ -81,6 +82,8 @@ class Context:
     signing_key: Callable[[], SigningKey]
     clock: Callable[[], datetime]
     issuer: str
+    # How long a clearance may wait for lagging sources before it is decided anyway.
+    freshness_max_wait: timedelta = timedelta(seconds=60)
 
 
 @dataclass(slots=True)
@@ -133,8 +136,9 @@ class _Triggers:
 class _Batch:
     """The working set of one batch: loaded rows and what they touched."""
 
-    def __init__(self, uow: UnitOfWork, events: Sequence[InboundEvent]) -> None:
+    def __init__(self, uow: UnitOfWork, events: Sequence[InboundEvent], now: datetime) -> None:
         self.uow = uow
+        self.now = now
         repo = uow.repo
         self.loans = repo.load_loans(
             (e.data.library_id, e.data.loan_id) for e in events if isinstance(e.data, _LOAN_EVENTS)
@@ -193,6 +197,8 @@ class _Batch:
             current = to_domain(row, Application) if row else Application(data.application_id, data.student_id)
             application = apply_application(current, envelope, data)
             self.applications[key] = repo.save(row, ApplicationRow, application)
+            if row is None:
+                self.applications[key].received_at = self.now.astimezone(UTC)
             self.students[application.student_id].add(envelope.id, envelope.time)
         else:  # pragma: no cover - the registry admits no other type
             raise TypeError(f"no handler for {event.type}")
@@ -205,10 +211,40 @@ class _Batch:
         return self.students
 
 
+class _Gate:
+    """The freshness gate of one batch: which sources are behind, asked at most once."""
+
+    def __init__(self, uow: UnitOfWork, sources: SourceOffsets | None) -> None:
+        self.uow = uow
+        self.sources = sources
+        self._behind: tuple[str, ...] | None = None
+
+    def behind(self) -> tuple[str, ...]:
+        if self.sources is None:
+            return ()
+        if self._behind is None:
+            applied = self.uow.repo.applied_positions(s.value for s in SOURCES)
+            self._behind = sources_behind(self.sources, applied)
+        return self._behind
+
+
 def handle_batch(
-    uow: UnitOfWork, events: Sequence[InboundEvent], dead_letters: Sequence[DeadLetter], ctx: Context
+    uow: UnitOfWork,
+    events: Sequence[InboundEvent],
+    dead_letters: Sequence[DeadLetter],
+    ctx: Context,
+    *,
+    positions: dict[tuple[str, int], int] | None = None,
+    sources: SourceOffsets | None = None,
 ) -> BatchResult:
-    """Apply a batch of validated events and dead letters inside ``uow`` (not committed)."""
+    """Apply a batch of validated events and dead letters inside ``uow`` (not committed).
+
+    ``positions`` are the next offsets of the batch's partitions (logical
+    topic names), stored with the data so the freshness gate knows what is
+    applied. ``sources`` are the end offsets of the source topics read after
+    the batch arrived; None turns the gate off (tools and tests of the
+    decision alone).
+    """
     result = BatchResult()
     now = ctx.clock()
     repo = uow.repo
@@ -224,18 +260,21 @@ def handle_batch(
         fresh.append(event)
     repo.remember([(e.envelope.source, e.envelope.id, e.type) for e in fresh], now)
 
-    batch = _Batch(uow, fresh)
+    batch = _Batch(uow, fresh, now)
     for event in fresh:
         batch.apply(event)
     result.applied = len(fresh)
     result.consumed.update(e.type for e in fresh)
     uow.flush()
+    if positions:
+        repo.save_positions(positions, now)
 
     touched = batch.touched_students()
     if touched:
         policy = ctx.policy()
+        gate = _Gate(uow, sources)
         for student_id in repo.lock_students(touched):
-            _decide_for_student(uow, student_id, touched[student_id], policy, ctx, now, result)
+            _decide_for_student(uow, student_id, touched[student_id], policy, ctx, now, result, gate)
 
     for letter in dead_letters:
         _dead_letter(uow, letter, now, result)
@@ -250,6 +289,7 @@ def _decide_for_student(
     ctx: Context,
     now: datetime,
     result: BatchResult,
+    gate: _Gate,
 ) -> None:
     repo = uow.repo
     applications = [a for a in repo.applications_of(student_id) if a.status not in (Status.WITHDRAWN, Status.REVOKED)]
@@ -269,6 +309,8 @@ def _decide_for_student(
             state=state,
             rules=rules,
         )
+        if outcome.issue is not None:
+            outcome = _through_gate(application, outcome, gate, ctx, now)
         result.decisions += 1
         result.outcomes[outcome.status.value] += 1
         bound = log.bind(
@@ -314,6 +356,47 @@ def _decide_for_student(
             # The certificate (or its revocation) follows the status that announces it.
             _enqueue(uow, issued, application, now, triggers.latest)
             result.messages += 1
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # SQLite hands timezone-aware columns back naive; they were written in UTC.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _through_gate(application: ApplicationRow, outcome: Outcome, gate: _Gate, ctx: Context, now: datetime) -> Outcome:
+    """Hold a clearance while a source is behind, up to the configured bound."""
+    behind = gate.behind()
+    if not behind:
+        return outcome
+    received = _as_utc(application.received_at) if application.received_at else now
+    if now - received < ctx.freshness_max_wait:
+        reason = Reason(code=ReasonCode.SOURCE_NOT_CURRENT, detail=", ".join(behind))
+        return Outcome(status=Status.PENDING, reasons=(reason,))
+    application.stale_sources = json.dumps(list(behind))
+    log.warning(
+        "decided_with_stale_sources",
+        student_id=application.student_id,
+        application_id=application.application_id,
+        sources=list(behind),
+        waited_seconds=round((now - received).total_seconds(), 1),
+    )
+    return outcome
+
+
+def handle_pending(uow: UnitOfWork, ctx: Context, sources: SourceOffsets | None, limit: int = 500) -> BatchResult:
+    """Re-evaluate applications held by the freshness gate (inside ``uow``, not committed)."""
+    result = BatchResult()
+    students = uow.repo.pending_students(limit)
+    if not students:
+        return result
+    now = ctx.clock()
+    policy = ctx.policy()
+    gate = _Gate(uow, sources)
+    for student_id in uow.repo.lock_students(students):
+        triggers = _Triggers()
+        triggers.add("freshness-sweep", now)
+        _decide_for_student(uow, student_id, triggers, policy, ctx, now, result, gate)
+    return result
 
 
 def _issue(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import structlog
@@ -18,6 +19,7 @@ from clearance.signing import KeyRing, SigningKey
 from clearance.store.database import make_engine, make_session_factory
 from clearance.store.migrate import upgrade
 from consumers.loop import ConsumerLoop
+from consumers.sweeper import PendingSweeper
 from producers.relay import OutboxRelay
 from producers.topics import ensure_topics
 from schemas.registry import INBOUND_TOPICS
@@ -79,7 +81,13 @@ class Service:
         self.session_factory = make_session_factory(self.engine)
         self.policy = PolicySource(settings.policy_file)
         self.keys = KeySource(KeyRing(settings.key_dir))
-        self.context = Context(policy=self.policy, signing_key=self.keys, clock=settings.now, issuer=settings.issuer)
+        self.context = Context(
+            policy=self.policy,
+            signing_key=self.keys,
+            clock=settings.now,
+            issuer=settings.issuer,
+            freshness_max_wait=timedelta(seconds=settings.freshness_max_wait_seconds),
+        )
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self.observer: Observer = NullObserver()
@@ -99,6 +107,8 @@ class Service:
                 self.settings, topic, self.session_factory, self.context, self.stop_event, observer=self.observer
             )
             self._spawn(f"consume-{topic.value}", loop.run)
+        sweeper = PendingSweeper(self.settings, self.session_factory, self.context, self.stop_event)
+        self._spawn("freshness-sweeper", sweeper.run)
         relay = OutboxRelay(self.settings, self.session_factory, self.stop_event, observer=self.observer)
         self._spawn("relay", relay.run)
         log.info(

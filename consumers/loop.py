@@ -22,11 +22,13 @@ from kafka.structs import OffsetAndMetadata
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from clearance.freshness import SourceOffsets
 from clearance.handlers import BatchResult, Context, DeadLetter, handle_batch
 from clearance.observe import NullObserver, Observer
 from clearance.settings import Settings
 from clearance.store.unit_of_work import UnitOfWork
 from consumers.backoff import Backoff
+from consumers.offsets import SourceOffsetReader
 from schemas.registry import ErrorKind, InboundEvent, InvalidEvent, Topic, parse_event
 
 log = structlog.get_logger("clearance.consumer")
@@ -71,6 +73,10 @@ class ConsumerLoop:
         self.observer: Observer = observer or NullObserver()
         self.backoff = Backoff(settings.retry_initial_seconds, settings.retry_max_seconds)
         self.log = log.bind(topic=self.name)
+        self.offsets: SourceOffsetReader = SourceOffsetReader(settings)
+        self._sources: SourceOffsets | None = None
+        self._positions: dict[tuple[str, int], int] = {}
+        self._reported_at = 0.0
 
     def group_id(self) -> str:
         # One group per inbound topic: a rebalance on one topic never stalls the others.
@@ -108,10 +114,13 @@ class ConsumerLoop:
         self.backoff.reset()
         self.log.info("consumer_started", group_id=self.group_id())
         try:
+            self.offsets.bind(consumer)
             while not self.stop.is_set():
                 batch = consumer.poll(timeout_ms=self.settings.poll_timeout_ms)
                 if batch:
                     self.process(consumer, batch)
+                else:
+                    self._report_idle_positions(consumer)
         finally:
             consumer.close(autocommit=False)
             self.log.info("consumer_stopped")
@@ -120,6 +129,9 @@ class ConsumerLoop:
         """Apply one poll batch; commit its offsets only once it is stored. Returns whether it was."""
         items = [self._decode(record) for records in batch.values() for record in records]
         started = time.monotonic()
+        # Read after the batch arrived: anything published before its records is below these offsets.
+        self._sources = self.offsets.snapshot()
+        self._positions = {(self.topic.value, tp.partition): records[-1].offset + 1 for tp, records in batch.items()}
         try:
             result = self._store(items)
         except Exception as exc:
@@ -135,6 +147,22 @@ class ConsumerLoop:
         self._commit(consumer, batch)
         self.observer.batch_applied(self.name, result, time.monotonic() - started)
         return True
+
+    def _report_idle_positions(self, consumer: KafkaConsumer) -> None:
+        """Store the positions of idle partitions, so that an empty or trimmed partition counts as applied."""
+        now = time.monotonic()
+        if now - self._reported_at < self.settings.position_report_seconds:
+            return
+        self._reported_at = now
+        try:
+            positions = {(self.topic.value, tp.partition): consumer.position(tp) for tp in consumer.assignment()}
+            if not positions:
+                return
+            with UnitOfWork(self.session_factory) as uow:
+                uow.repo.save_positions(positions, self.settings.now())
+                uow.commit()
+        except Exception as exc:  # the next batch or report tries again
+            self.log.debug("position_report_failed", error=repr(exc)[:200])
 
     def _decode(self, record: Any) -> _Item:
         try:
@@ -160,7 +188,9 @@ class ConsumerLoop:
         while True:
             try:
                 with UnitOfWork(self.session_factory) as uow:
-                    result = handle_batch(uow, events, letters, self.context)
+                    result = handle_batch(
+                        uow, events, letters, self.context, positions=self._positions, sources=self._sources
+                    )
                     uow.commit()
                 break
             except Exception as exc:

@@ -21,6 +21,7 @@ from clearance.store.tables import (
     ApplicationRow,
     Base,
     CertificateRow,
+    ConsumerPositionRow,
     CounterRow,
     DeadLetterRow,
     DepositRow,
@@ -32,6 +33,7 @@ from clearance.store.tables import (
     StudentRow,
     TrainingRow,
 )
+from schemas.outbound import Status
 
 T = TypeVar("T")
 R = TypeVar("R", bound=Base)
@@ -192,6 +194,42 @@ class Repository:
                 select(ApplicationRow)
                 .where(ApplicationRow.student_id == student_id)
                 .order_by(ApplicationRow.application_id)
+            )
+        )
+
+    # -- applied positions (freshness gate) ------------------------------------
+
+    def save_positions(self, positions: dict[tuple[str, int], int], at: datetime) -> None:
+        """Record how far partitions are applied; never moves a position backwards."""
+        for (topic, partition), offset in sorted(positions.items()):
+            stmt = self._insert(ConsumerPositionRow).values(
+                topic=topic, partition=partition, next_offset=offset, updated_at=at
+            )
+            excluded = stmt.excluded
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[ConsumerPositionRow.topic, ConsumerPositionRow.partition],
+                set_={"next_offset": excluded.next_offset, "updated_at": excluded.updated_at},
+                where=ConsumerPositionRow.next_offset < excluded.next_offset,
+            )
+            self.session.execute(stmt)
+
+    def applied_positions(self, topics: Iterable[str]) -> dict[tuple[str, int], int]:
+        rows = self.session.execute(
+            select(ConsumerPositionRow.topic, ConsumerPositionRow.partition, ConsumerPositionRow.next_offset).where(
+                ConsumerPositionRow.topic.in_(list(topics))
+            )
+        )
+        return {(t, p): o for t, p, o in rows}
+
+    def pending_students(self, limit: int) -> list[str]:
+        """Students with an application waiting for its sources to catch up."""
+        return list(
+            self.session.scalars(
+                select(ApplicationRow.student_id)
+                .where(ApplicationRow.status == Status.PENDING, ApplicationRow.submitted_stamp.is_not(None))
+                .distinct()
+                .order_by(ApplicationRow.student_id)
+                .limit(limit)
             )
         )
 

@@ -148,6 +148,20 @@ class ApplicationRow(Base):
     reasons: Mapped[str] = mapped_column(Text, default="[]")
     policy_digest: Mapped[str | None] = mapped_column(String(64))
     evaluated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the service first stored the application: the freshness gate waits from here.
+    received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Sources that were behind when the gate's bound ran out and the decision was made anyway.
+    stale_sources: Mapped[str | None] = mapped_column(Text)
+
+
+class ConsumerPositionRow(Base):
+    """How far each partition of an inbound topic is applied, written with the data it covers."""
+
+    __tablename__ = "consumer_positions"
+    topic: Mapped[str] = mapped_column(String(200), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_offset: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class CertificateRow(Base):

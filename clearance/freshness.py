@@ -1,0 +1,47 @@
+"""Whether the store is current enough to issue a certificate (the freshness gate).
+
+A certificate must not be issued from a stale view: if the circulation or
+deposit stream holds records that were published before the decision's
+trigger but are not applied yet, a loan or a rejection may be among them.
+The consumers store, in the same transaction as the data, the offset up to
+which each partition is applied; the adapter gives the domain the end
+offsets of the source topics read *after* the trigger arrived. A source is
+current when every partition is applied up to that end offset. Pure: no
+clock, no Kafka.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from schemas.registry import Topic
+
+SOURCES: tuple[Topic, ...] = (Topic.CIRCULATION, Topic.DEPOSITS)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceOffsets:
+    """End offsets of the source topics' partitions, read after the trigger arrived.
+
+    ``end_offsets`` is None when the broker could not be asked: every source
+    then counts as behind.
+    """
+
+    end_offsets: Mapping[tuple[str, int], int] | None
+
+
+def sources_behind(snapshot: SourceOffsets, applied: Mapping[tuple[str, int], int]) -> tuple[str, ...]:
+    """The logical source topics that hold published records not yet applied.
+
+    ``applied`` maps (logical topic, partition) to the next offset to apply;
+    a partition with no entry has applied nothing.
+    """
+    if snapshot.end_offsets is None:
+        return tuple(s.value for s in SOURCES)
+    behind = {
+        topic
+        for (topic, partition), end in snapshot.end_offsets.items()
+        if topic in {s.value for s in SOURCES} and applied.get((topic, partition), 0) < end
+    }
+    return tuple(sorted(behind))

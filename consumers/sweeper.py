@@ -1,0 +1,67 @@
+"""Re-evaluates applications that the freshness gate holds, once their sources catch up or the bound runs out."""
+
+from __future__ import annotations
+
+import threading
+
+import structlog
+from kafka import KafkaConsumer
+from kafka.errors import KafkaError
+from sqlalchemy.orm import Session, sessionmaker
+
+from clearance.handlers import Context, handle_pending
+from clearance.settings import Settings
+from clearance.store.unit_of_work import UnitOfWork
+from consumers.backoff import Backoff
+from consumers.offsets import SourceOffsetReader
+
+log = structlog.get_logger("clearance.sweeper")
+
+
+class PendingSweeper:
+    """Looks for held applications every ``freshness_sweep_seconds`` until ``stop`` is set."""
+
+    def __init__(
+        self, settings: Settings, session_factory: sessionmaker[Session], context: Context, stop: threading.Event
+    ) -> None:
+        self.settings = settings
+        self.session_factory = session_factory
+        self.context = context
+        self.stop = stop
+        self.backoff = Backoff(settings.retry_initial_seconds, settings.retry_max_seconds)
+
+    def run(self) -> None:
+        """Sweep until stopped."""
+        consumer: KafkaConsumer | None = None
+        while not self.stop.is_set():
+            try:
+                if consumer is None:
+                    consumer = KafkaConsumer(**self.settings.kafka_client_options(), group_id=None)
+                self.sweep(SourceOffsetReader(self.settings, consumer))
+                self.backoff.reset()
+                self.stop.wait(self.settings.freshness_sweep_seconds)
+            except KafkaError as exc:
+                delay = self.backoff.next_delay()
+                log.warning("sweep_failed", error=repr(exc)[:200], retry_in=round(delay, 2))
+                self.stop.wait(delay)
+            except Exception as exc:
+                delay = self.backoff.next_delay()
+                log.warning("sweep_failed", error=repr(exc)[:200], retry_in=round(delay, 2))
+                self.stop.wait(delay)
+        if consumer is not None:
+            consumer.close()
+
+    def sweep(self, reader: SourceOffsetReader) -> int:
+        """Re-evaluate held applications once; return how many decisions were made."""
+        with UnitOfWork(self.session_factory) as uow:
+            if not uow.repo.pending_students(1):
+                return 0
+        sources = reader.snapshot()
+        with UnitOfWork(self.session_factory) as uow:
+            result = handle_pending(uow, self.context, sources)
+            uow.commit()
+        if result.decisions:
+            log.info(
+                "pending_swept", decisions=result.decisions, issued=len(result.issued), outcomes=dict(result.outcomes)
+            )
+        return result.decisions

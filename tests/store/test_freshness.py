@@ -1,0 +1,122 @@
+"""The freshness gate over a real store: no certificate from a stale view (issue 4, G1)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import timedelta
+
+from sqlalchemy import select
+from timeline import T0, as_event
+
+from clearance.freshness import SourceOffsets, sources_behind
+from clearance.handlers import handle_batch, handle_pending
+from clearance.store.tables import ApplicationRow, CertificateRow
+from clearance.store.unit_of_work import UnitOfWork
+from schemas.outbound import Status
+
+CIRC, DEPO = "library.circulation", "thesis.deposits"
+
+
+def test_a_source_is_behind_while_any_partition_is_applied_below_its_end() -> None:
+    snapshot = SourceOffsets({(CIRC, 0): 5, (CIRC, 1): 0, (DEPO, 0): 2})
+    assert sources_behind(snapshot, {(CIRC, 0): 5, (DEPO, 0): 1}) == (DEPO,)
+    assert sources_behind(snapshot, {(CIRC, 0): 4, (DEPO, 0): 2}) == (CIRC,)
+    assert sources_behind(snapshot, {(CIRC, 0): 5, (DEPO, 0): 2}) == ()
+
+
+def test_unknown_end_offsets_count_every_source_as_behind() -> None:
+    assert sources_behind(SourceOffsets(None), {}) == (CIRC, DEPO)
+
+
+def _clear_student(library, desk, registrar) -> list:  # noqa: ANN001
+    return [
+        as_event(library.patron_linked("central", "P1", "S1")),
+        as_event(desk.deposit_submitted("D1", "S1", "Skripsi")),
+        as_event(desk.deposit_accepted("D1", "S1", time=T0 + timedelta(hours=1))),
+        as_event(registrar.application_submitted("APP-1", "S1", full_name="Siti", faculty="Teknik", program="Sipil")),
+    ]
+
+
+def _application(session_factory) -> ApplicationRow:  # noqa: ANN001
+    with UnitOfWork(session_factory) as uow:
+        row = uow.session.get(ApplicationRow, "APP-1")
+        uow.session.expunge_all()
+        return row
+
+
+def test_an_application_waits_while_circulation_is_behind_and_clears_when_it_catches_up(
+    session_factory,
+    context,
+    library,
+    desk,
+    registrar,  # noqa: ANN001
+) -> None:
+    behind = SourceOffsets({(CIRC, 0): 10, (DEPO, 0): 0})
+    with UnitOfWork(session_factory) as uow:
+        result = handle_batch(uow, _clear_student(library, desk, registrar), [], context, sources=behind)
+        uow.commit()
+    assert result.issued == []
+    application = _application(session_factory)
+    assert application.status is Status.PENDING
+    assert json.loads(application.reasons) == [{"code": "SOURCE_NOT_CURRENT", "detail": CIRC}]
+
+    with UnitOfWork(session_factory) as uow:
+        uow.repo.save_positions({(CIRC, 0): 10}, T0)
+        result = handle_pending(uow, context, behind)
+        uow.commit()
+    assert len(result.issued) == 1
+    assert _application(session_factory).status is Status.CLEARED
+
+
+def test_a_late_loan_in_the_lagging_stream_blocks_instead_of_a_certificate(
+    session_factory,
+    context,
+    library,
+    desk,
+    registrar,  # noqa: ANN001
+) -> None:
+    behind = SourceOffsets({(CIRC, 0): 1, (DEPO, 0): 0})
+    with UnitOfWork(session_factory) as uow:
+        handle_batch(uow, _clear_student(library, desk, registrar), [], context, sources=behind)
+        uow.commit()
+    loan = library.loan_opened(
+        "central", "L1", "P1", item_id="B1", title="Kalkulus", borrowed_at=T0 - timedelta(days=9),
+        due_at=T0 - timedelta(days=2), time=T0 - timedelta(days=9),
+    )  # fmt: skip
+    with UnitOfWork(session_factory) as uow:  # the circulation consumer catches up: its batch holds the loan
+        handle_batch(uow, [as_event(loan)], [], context, positions={(CIRC, 0): 1}, sources=behind)
+        uow.commit()
+    assert _application(session_factory).status is Status.BLOCKED
+    with UnitOfWork(session_factory) as uow:
+        assert uow.session.scalars(select(CertificateRow)).all() == []
+
+
+def test_after_the_bound_the_decision_is_made_and_the_stale_sources_recorded(
+    session_factory,
+    context,
+    library,
+    desk,
+    registrar,  # noqa: ANN001
+) -> None:
+    behind = SourceOffsets({(CIRC, 0): 10, (DEPO, 0): 3})
+    with UnitOfWork(session_factory) as uow:
+        handle_batch(uow, _clear_student(library, desk, registrar), [], context, sources=behind)
+        uow.commit()
+    later = replace(context, clock=lambda: context.clock() + timedelta(seconds=61))
+    with UnitOfWork(session_factory) as uow:
+        result = handle_pending(uow, later, behind)
+        uow.commit()
+    assert len(result.issued) == 1
+    application = _application(session_factory)
+    assert application.status is Status.CLEARED
+    assert json.loads(application.stale_sources) == [CIRC, DEPO]
+
+
+def test_positions_never_move_backwards(session_factory) -> None:  # noqa: ANN001
+    with UnitOfWork(session_factory) as uow:
+        uow.repo.save_positions({(CIRC, 0): 7}, T0)
+        uow.repo.save_positions({(CIRC, 0): 3, (CIRC, 1): 2}, T0)
+        uow.commit()
+    with UnitOfWork(session_factory) as uow:
+        assert uow.repo.applied_positions([CIRC]) == {(CIRC, 0): 7, (CIRC, 1): 2}
