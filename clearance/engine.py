@@ -14,7 +14,16 @@ from datetime import datetime
 from decimal import Decimal
 
 from clearance.policy import Rules
-from clearance.projections import Deposit, DepositState, Fine, Loan, LoanStatus, Training
+from clearance.projections import (
+    Deposit,
+    DepositState,
+    Fine,
+    Loan,
+    LoanStatus,
+    PatronSnapshot,
+    Payment,
+    Training,
+)
 from schemas.outbound import Reason, ReasonCode, Status
 
 
@@ -30,6 +39,8 @@ class StudentState:
     fines: tuple[Fine, ...] = ()
     deposits: tuple[Deposit, ...] = ()
     trainings: tuple[Training, ...] = ()
+    snapshots: tuple[PatronSnapshot, ...] = ()
+    payments: tuple[Payment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +99,46 @@ def _loan_reason(loan: Loan) -> Reason:
     )
 
 
-def _fine_reasons(fines: Iterable[Fine], threshold: Decimal) -> tuple[list[Reason], Decimal]:
+def _covered_reduction(fine: Fine, snapshot: PatronSnapshot, payments: Iterable[Payment]) -> Decimal:
+    """How much a fine the snapshot already counted takes off the snapshot's balance since then."""
+    cut = snapshot.snapshot_stamp or ""
+    mine = [p for p in payments if (p.library_id, p.fine_id) == (fine.library_id, fine.fine_id)]
+    before = sum((p.amount for p in mine if p.payment_stamp <= cut), Decimal(0))
+    after = sum((p.amount for p in mine if p.payment_stamp > cut), Decimal(0))
+    if fine.waived and fine.waived_stamp is not None and fine.waived_stamp > cut:
+        return max(Decimal(0), (fine.amount or Decimal(0)) - before)
+    return after
+
+
+def fine_balances(state: StudentState) -> dict[tuple[str, str], Decimal]:
+    """Outstanding fines per (currency, library), over every linked patron record.
+
+    A patron snapshot sets the balance at its ``as_of``; fines assessed by then
+    are in that balance, so only their later payments and waivers count;
+    fines assessed later count in full.
+    """
+    snapshots = {(s.library_id, s.patron_id): s for s in state.snapshots if s.snapshot_stamp is not None}
+    per_patron: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    for snapshot in snapshots.values():
+        per_patron[(snapshot.currency or "", snapshot.library_id, snapshot.patron_id)] += snapshot.fine_balance
+    for fine in state.fines:
+        if not fine.currency or fine.patron_id is None:
+            continue
+        snapshot = snapshots.get((fine.library_id, fine.patron_id))
+        key = (fine.currency, fine.library_id, fine.patron_id)
+        if snapshot is None or fine.assessed_stamp is None or fine.assessed_stamp > (snapshot.snapshot_stamp or ""):
+            per_patron[key] += fine.outstanding
+        else:
+            per_patron[key] -= _covered_reduction(fine, snapshot, state.payments)
     per_library: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    for fine in fines:
-        if fine.outstanding > 0 and fine.currency:
-            per_library[(fine.currency, fine.library_id)] += fine.outstanding
+    for (currency, library, _), amount in per_patron.items():
+        if amount > 0 and currency:
+            per_library[(currency, library)] += amount
+    return dict(per_library)
+
+
+def _fine_reasons(state: StudentState, threshold: Decimal) -> tuple[list[Reason], Decimal]:
+    per_library = fine_balances(state)
     per_currency: dict[str, Decimal] = defaultdict(Decimal)
     for (currency, _), amount in per_library.items():
         per_currency[currency] += amount
@@ -135,7 +181,7 @@ def decide(state: StudentState, rules: Rules, degree_level: str | None) -> Decis
             reasons.append(_loan_reason(loan))
         elif loan.status is LoanStatus.OPEN and rules.loans:
             reasons.append(_loan_reason(loan))
-    fine_reasons, fines_total = _fine_reasons(state.fines, rules.fine_threshold)
+    fine_reasons, fines_total = _fine_reasons(state, rules.fine_threshold)
     if rules.fines:
         reasons.extend(fine_reasons)
     deposit_id = None

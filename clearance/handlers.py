@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import structlog
 
@@ -29,12 +30,17 @@ from clearance.projections import (
     Fine,
     Loan,
     PatronLink,
+    PatronSnapshot,
+    Payment,
     Training,
     apply_application,
     apply_deposit,
     apply_fine,
     apply_link,
     apply_loan,
+    apply_patron_snapshot,
+    event_stamp,
+    reconcile_loan,
 )
 from clearance.signing import SigningKey
 from clearance.store.repository import to_domain
@@ -47,6 +53,7 @@ from clearance.store.tables import (
     LoanRow,
     OutboxRow,
     PatronLinkRow,
+    PatronSnapshotRow,
 )
 from clearance.store.unit_of_work import UnitOfWork
 from schemas import inbound
@@ -150,6 +157,9 @@ class _Batch:
         self.links = repo.load_links(
             (e.data.library_id, e.data.patron_id) for e in events if isinstance(e.data, inbound.PatronLinked)
         )
+        self.snapshots = repo.load_snapshots(
+            (e.data.library_id, e.data.patron_id) for e in events if isinstance(e.data, inbound.PatronSnapshot)
+        )
         self.applications = repo.load_applications(
             (e.data.application_id,) for e in events if isinstance(e.data, _APPLICATION_EVENTS)
         )
@@ -170,6 +180,8 @@ class _Batch:
             row = self.fines.get(key)
             fine = apply_fine(to_domain(row, Fine) if row else Fine(*key), envelope, data)
             self.fines[key] = repo.save(row, FineRow, fine)
+            if isinstance(data, inbound.FinePaid):
+                repo.add_payment(Payment(*key, event_stamp(envelope), Decimal(data.amount)))
             if fine.patron_id is not None:
                 self.patrons[(fine.library_id, fine.patron_id)].add(envelope.id, envelope.time)
         elif isinstance(data, inbound.PatronLinked):
@@ -180,6 +192,8 @@ class _Batch:
             self.links[key] = repo.save(row, PatronLinkRow, after)
             for student in {before.student_id, after.student_id} - {None}:
                 self.students[student].add(envelope.id, envelope.time)  # type: ignore[index]
+        elif isinstance(data, inbound.PatronSnapshot):
+            self._apply_snapshot(event, data)
         elif isinstance(data, inbound.TrainingCompleted):
             repo.add_training(Training(data.library_id, data.patron_id, data.course, data.completed_at))
             self.patrons[(data.library_id, data.patron_id)].add(envelope.id, envelope.time)
@@ -202,6 +216,44 @@ class _Batch:
             self.students[application.student_id].add(envelope.id, envelope.time)
         else:  # pragma: no cover - the registry admits no other type
             raise TypeError(f"no handler for {event.type}")
+
+    def _apply_snapshot(self, event: InboundEvent, data: inbound.PatronSnapshot) -> None:
+        repo, key = self.uow.repo, (data.library_id, data.patron_id)
+        row = self.snapshots.get(key)
+        before = to_domain(row, PatronSnapshot) if row else PatronSnapshot(*key)
+        snapshot = apply_patron_snapshot(before, event.envelope, data)
+        self.snapshots[key] = repo.save(row, PatronSnapshotRow, snapshot)
+        self.patrons[key].add(event.envelope.id, event.envelope.time)
+        if snapshot == before:
+            return  # an older statement than the one already applied
+        self.uow.flush()
+        listed = {loan.loan_id: loan for loan in data.open_loans}
+        for loan_row in repo.loans_of_patron(*key):
+            self.loans[(loan_row.library_id, loan_row.loan_id)] = loan_row
+        self.loans.update(repo.load_loans((data.library_id, loan_id) for loan_id in listed))
+        for loan_id in sorted(set(listed) | {k[1] for k, r in self.loans.items() if r.patron_id == data.patron_id
+                                             and k[0] == data.library_id}):  # fmt: skip
+            loan_key = (data.library_id, loan_id)
+            loan_row = self.loans.get(loan_key)
+            loan = to_domain(loan_row, Loan) if loan_row else Loan(*loan_key)
+            self.loans[loan_key] = repo.save(loan_row, LoanRow, reconcile_loan(loan, snapshot, listed.get(loan_id)))
+
+    def reconcile_touched_loans(self, touched: set[tuple[str, str]]) -> None:
+        """Re-apply patron snapshots to loans this batch changed, so a late, older event cannot undo them."""
+        repo = self.uow.repo
+        patrons = {(lib, r.patron_id) for (lib, _), r in ((k, self.loans[k]) for k in touched) if r.patron_id}
+        if not patrons:
+            return
+        missing = [p for p in patrons if p not in self.snapshots]
+        self.snapshots.update(repo.load_snapshots(missing))
+        for key in touched:
+            row = self.loans[key]
+            snapshot_row = self.snapshots.get((row.library_id, row.patron_id)) if row.patron_id else None
+            if snapshot_row is None:
+                continue
+            snapshot = to_domain(snapshot_row, PatronSnapshot)
+            loan = to_domain(row, Loan)
+            repo.save(row, LoanRow, reconcile_loan(loan, snapshot, snapshot.entry(loan.loan_id)))
 
     def touched_students(self) -> dict[str, _Triggers]:
         """Every student whose state the batch changed, with the events that did."""
@@ -263,6 +315,9 @@ def handle_batch(
     batch = _Batch(uow, fresh, now)
     for event in fresh:
         batch.apply(event)
+    batch.reconcile_touched_loans(
+        {(e.data.library_id, e.data.loan_id) for e in fresh if isinstance(e.data, _LOAN_EVENTS)}
+    )
     result.applied = len(fresh)
     result.consumed.update(e.type for e in fresh)
     uow.flush()

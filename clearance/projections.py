@@ -10,6 +10,7 @@ them first.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -94,6 +95,7 @@ class Fine:
     assessed_stamp: str | None = None
     paid: Decimal = Decimal(0)
     waived: bool = False
+    waived_stamp: str | None = None
 
     @property
     def outstanding(self) -> Decimal:
@@ -101,6 +103,36 @@ class Fine:
         if self.waived or self.amount is None:
             return Decimal(0)
         return max(Decimal(0), self.amount - self.paid)
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """One payment of a fine, kept with its stamp for reconciliation."""
+
+    library_id: str
+    fine_id: str
+    payment_stamp: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PatronSnapshot:
+    """A library's statement of a patron's whole state as of a moment (reconciliation)."""
+
+    library_id: str
+    patron_id: str
+    snapshot_stamp: str | None = None
+    as_of: datetime | None = None
+    open_loans: str = "[]"
+    fine_balance: Decimal = Decimal(0)
+    currency: str | None = None
+
+    def entry(self, loan_id: str) -> inbound.SnapshotLoan | None:
+        """The snapshot's line for ``loan_id``, if it lists it as open."""
+        for line in json.loads(self.open_loans):
+            if line["loan_id"] == loan_id:
+                return inbound.SnapshotLoan.model_validate(line)
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,8 +246,59 @@ def apply_fine(fine: Fine, envelope: CloudEvent, data: inbound.InboundData) -> F
     if isinstance(data, inbound.FinePaid):
         return replace(fine, paid=fine.paid + Decimal(data.amount))
     if isinstance(data, inbound.FineWaived):
-        return replace(fine, waived=True)
+        s = event_stamp(envelope)
+        # Forgiven from the first waiver on; a repeated waiver changes nothing.
+        first = s if fine.waived_stamp is None or s < fine.waived_stamp else fine.waived_stamp
+        return replace(fine, waived=True, waived_stamp=first)
     raise TypeError(f"not a fine event: {type(data).__name__}")
+
+
+def apply_patron_snapshot(
+    snapshot: PatronSnapshot, envelope: CloudEvent, data: inbound.PatronSnapshot
+) -> PatronSnapshot:
+    """Fold a snapshot event: the latest statement of the patron at that library wins."""
+    s = stamp(data.as_of, envelope.sequence, 0, envelope.source, envelope.id)
+    if not is_later(s, snapshot.snapshot_stamp):
+        return snapshot
+    return replace(
+        snapshot,
+        snapshot_stamp=s,
+        as_of=data.as_of,
+        open_loans=json.dumps(
+            [loan.model_dump(mode="json") for loan in sorted(data.open_loans, key=lambda x: x.loan_id)]
+        ),
+        fine_balance=Decimal(data.fine_balance),
+        currency=data.currency,
+    )
+
+
+def reconcile_loan(loan: Loan, snapshot: PatronSnapshot, entry: inbound.SnapshotLoan | None = None) -> Loan:
+    """What a patron snapshot says of one of the patron's loans at that library.
+
+    The snapshot acts as a fact stamped at its ``as_of``: a listed loan is
+    open (or lost) with the listed details, an unlisted one was returned.
+    Facts stamped later still win, so events after ``as_of`` apply on top and
+    earlier ones, however late they arrive, do not undo the snapshot.
+    """
+    s = snapshot.snapshot_stamp
+    if s is None or loan.library_id != snapshot.library_id:
+        return loan
+    if entry is not None:
+        if is_later(s, loan.opened_stamp):
+            loan = replace(
+                loan,
+                patron_id=snapshot.patron_id,
+                item_id=entry.item_id,
+                title=entry.title,
+                borrowed_at=entry.borrowed_at,
+                interlibrary=entry.interlibrary,
+                opened_stamp=s,
+            )
+        loan = _set_due(loan, entry.due_at, s)
+        return _set_status(loan, LoanStatus.LOST if entry.lost else LoanStatus.OPEN, s)
+    if loan.patron_id != snapshot.patron_id or snapshot.entry(loan.loan_id) is not None:
+        return loan
+    return _set_status(loan, LoanStatus.RETURNED, s, returned_at=loan.returned_at)
 
 
 def apply_deposit(deposit: Deposit, envelope: CloudEvent, data: inbound.InboundData) -> Deposit:

@@ -6,9 +6,9 @@ Unknown ``data`` fields are ignored, as the contract requires.
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from schemas.types import Amount, Currency, DegreeLevel, Identifier, OptionalText, Text, Timestamp
 
@@ -143,6 +143,35 @@ class DepositRejected(InboundData):
     deposit_id: Identifier
     student_id: Identifier
     reason: Text
+
+
+class SnapshotLoan(InboundData):
+    """One loan open at the library at the snapshot's ``as_of``."""
+
+    loan_id: Identifier
+    item_id: Identifier
+    title: Text
+    borrowed_at: Timestamp
+    due_at: Timestamp
+    interlibrary: StrictBool = False
+    lost: StrictBool = False
+
+
+class PatronSnapshot(InboundData):
+    """``library.patron.snapshot``: the whole state of a patron at one library, for reconciliation.
+
+    It replaces what the service knows of the patron's loans and fines at
+    ``library_id`` as of ``as_of``: loans not listed were returned by then,
+    and the fine balance is ``fine_balance``. Events later than ``as_of``
+    still apply on top.
+    """
+
+    patron_id: Identifier
+    library_id: Identifier
+    as_of: Timestamp
+    open_loans: Annotated[list[SnapshotLoan], Field(max_length=10_000)]
+    fine_balance: Amount
+    currency: Currency
 
 
 TrainingCourse = Literal["information-literacy"]

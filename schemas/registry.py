@@ -43,6 +43,7 @@ INBOUND_TYPES: dict[str, tuple[Topic, type[inbound.InboundData]]] = {
     "library.fine.paid": (Topic.CIRCULATION, inbound.FinePaid),
     "library.fine.waived": (Topic.CIRCULATION, inbound.FineWaived),
     "library.training.completed": (Topic.CIRCULATION, inbound.TrainingCompleted),
+    "library.patron.snapshot": (Topic.CIRCULATION, inbound.PatronSnapshot),
     "thesis.deposit.submitted": (Topic.DEPOSITS, inbound.DepositSubmitted),
     "thesis.deposit.accepted": (Topic.DEPOSITS, inbound.DepositAccepted),
     "thesis.deposit.rejected": (Topic.DEPOSITS, inbound.DepositRejected),

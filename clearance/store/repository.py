@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from clearance.engine import StudentState
-from clearance.projections import Deposit, Fine, Loan, LoanStatus, Training
+from clearance.projections import Deposit, Fine, Loan, LoanStatus, PatronSnapshot, Payment, Training
 from clearance.store.tables import (
     ApplicationRow,
     Base,
@@ -30,6 +30,8 @@ from clearance.store.tables import (
     LoanRow,
     OutboxRow,
     PatronLinkRow,
+    PatronSnapshotRow,
+    PaymentRow,
     StudentRow,
     TrainingRow,
 )
@@ -112,6 +114,25 @@ class Repository:
     def load_links(self, keys: Iterable[tuple[str, str]]) -> dict[tuple, PatronLinkRow]:
         return self._load(PatronLinkRow, [PatronLinkRow.library_id, PatronLinkRow.patron_id], keys)
 
+    def load_snapshots(self, keys: Iterable[tuple[str, str]]) -> dict[tuple, PatronSnapshotRow]:
+        return self._load(PatronSnapshotRow, [PatronSnapshotRow.library_id, PatronSnapshotRow.patron_id], keys)
+
+    def loans_of_patron(self, library_id: str, patron_id: str) -> list[LoanRow]:
+        return list(
+            self.session.scalars(
+                select(LoanRow).where(LoanRow.library_id == library_id, LoanRow.patron_id == patron_id)
+            )
+        )
+
+    def add_payment(self, payment: Payment) -> None:
+        stmt = self._insert(PaymentRow).values(
+            library_id=payment.library_id,
+            fine_id=payment.fine_id,
+            payment_stamp=payment.payment_stamp,
+            amount=payment.amount,
+        )
+        self.session.execute(stmt.on_conflict_do_nothing())
+
     def load_applications(self, keys: Iterable[tuple[str]]) -> dict[tuple, ApplicationRow]:
         return self._load(ApplicationRow, [ApplicationRow.application_id], keys)
 
@@ -170,11 +191,29 @@ class Repository:
             .join(link, (link.library_id == LoanRow.library_id) & (link.patron_id == LoanRow.patron_id))
             .where(link.student_id == student_id, LoanRow.status.in_([LoanStatus.OPEN, LoanStatus.LOST]))
         ).all()
-        fines = self.session.scalars(
-            select(FineRow)
-            .join(link, (link.library_id == FineRow.library_id) & (link.patron_id == FineRow.patron_id))
-            .where(link.student_id == student_id, FineRow.waived.is_(False))
+        snapshots = self.session.scalars(
+            select(PatronSnapshotRow)
+            .join(
+                link,
+                (link.library_id == PatronSnapshotRow.library_id) & (link.patron_id == PatronSnapshotRow.patron_id),
+            )
+            .where(link.student_id == student_id)
         ).all()
+        fines_query = select(FineRow).join(
+            link, (link.library_id == FineRow.library_id) & (link.patron_id == FineRow.patron_id)
+        )
+        if not snapshots:
+            # Without a snapshot a waived fine owes nothing; with one, its waiver may reduce the balance.
+            fines_query = fines_query.where(FineRow.waived.is_(False))
+        fines = self.session.scalars(fines_query.where(link.student_id == student_id)).all()
+        payments: Sequence[PaymentRow] = ()
+        if snapshots:
+            payments = self.session.scalars(
+                select(PaymentRow)
+                .join(FineRow, (FineRow.library_id == PaymentRow.library_id) & (FineRow.fine_id == PaymentRow.fine_id))
+                .join(link, (link.library_id == FineRow.library_id) & (link.patron_id == FineRow.patron_id))
+                .where(link.student_id == student_id)
+            ).all()
         trainings = self.session.scalars(
             select(TrainingRow)
             .join(link, (link.library_id == TrainingRow.library_id) & (link.patron_id == TrainingRow.patron_id))
@@ -186,6 +225,8 @@ class Repository:
             fines=tuple(sorted((to_domain(r, Fine) for r in fines), key=lambda x: (x.library_id, x.fine_id))),
             deposits=tuple(sorted((to_domain(r, Deposit) for r in deposits), key=lambda x: x.deposit_id)),
             trainings=tuple(to_domain(r, Training) for r in trainings),
+            snapshots=tuple(to_domain(r, PatronSnapshot) for r in snapshots),
+            payments=tuple(to_domain(r, Payment) for r in payments),
         )
 
     def applications_of(self, student_id: str) -> list[ApplicationRow]:

@@ -105,6 +105,26 @@ class FineRow(Base):
     assessed_stamp: Mapped[str | None] = mapped_column(STAMP)
     paid: Mapped[Decimal] = mapped_column(DecimalString, default=Decimal(0))
     waived: Mapped[bool] = mapped_column(Boolean, default=False)
+    waived_stamp: Mapped[str | None] = mapped_column(STAMP)
+
+
+class PaymentRow(Base):
+    __tablename__ = "fine_payments"
+    library_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    fine_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    payment_stamp: Mapped[str] = mapped_column(STAMP, primary_key=True)
+    amount: Mapped[Decimal] = mapped_column(DecimalString)
+
+
+class PatronSnapshotRow(Base):
+    __tablename__ = "patron_snapshots"
+    library_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    patron_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    snapshot_stamp: Mapped[str | None] = mapped_column(STAMP)
+    as_of: Mapped[datetime | None] = mapped_column(IsoDateTime)
+    open_loans: Mapped[str] = mapped_column(Text, default="[]")
+    fine_balance: Mapped[Decimal] = mapped_column(DecimalString, default=Decimal(0))
+    currency: Mapped[str | None] = mapped_column(String(3))
 
 
 class DepositRow(Base):

@@ -1,4 +1,4 @@
-"""Freshness gate: applied positions per partition; when applications arrived and what was stale.
+"""Freshness gate and reconciliation: applied positions, arrival and staleness, patron snapshots, payments.
 
 Revision ID: 0002
 Revises: 0001
@@ -27,9 +27,34 @@ def upgrade() -> None:
     with op.batch_alter_table("applications", schema=None) as batch_op:
         batch_op.add_column(sa.Column("received_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("stale_sources", sa.Text(), nullable=True))
+    with op.batch_alter_table("fines", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("waived_stamp", sa.String(length=1300), nullable=True))
+    op.create_table(
+        "fine_payments",
+        sa.Column("library_id", sa.String(length=200), nullable=False),
+        sa.Column("fine_id", sa.String(length=200), nullable=False),
+        sa.Column("payment_stamp", sa.String(length=1300), nullable=False),
+        sa.Column("amount", sa.String(length=40), nullable=False),
+        sa.PrimaryKeyConstraint("library_id", "fine_id", "payment_stamp", name=op.f("pk_fine_payments")),
+    )
+    op.create_table(
+        "patron_snapshots",
+        sa.Column("library_id", sa.String(length=200), nullable=False),
+        sa.Column("patron_id", sa.String(length=200), nullable=False),
+        sa.Column("snapshot_stamp", sa.String(length=1300), nullable=True),
+        sa.Column("as_of", sa.String(length=40), nullable=True),
+        sa.Column("open_loans", sa.Text(), nullable=False),
+        sa.Column("fine_balance", sa.String(length=40), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=True),
+        sa.PrimaryKeyConstraint("library_id", "patron_id", name=op.f("pk_patron_snapshots")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("patron_snapshots")
+    op.drop_table("fine_payments")
+    with op.batch_alter_table("fines", schema=None) as batch_op:
+        batch_op.drop_column("waived_stamp")
     with op.batch_alter_table("applications", schema=None) as batch_op:
         batch_op.drop_column("stale_sources")
         batch_op.drop_column("received_at")
