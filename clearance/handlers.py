@@ -178,10 +178,12 @@ class _Batch:
         elif isinstance(data, _FINE_EVENTS):
             key = (data.library_id, data.fine_id)
             row = self.fines.get(key)
+            if isinstance(data, inbound.FinePaid) and not repo.add_payment(
+                Payment(*key, event_stamp(envelope), Decimal(data.amount))
+            ):
+                return  # this very payment was counted before (its inbox id may have been pruned since)
             fine = apply_fine(to_domain(row, Fine) if row else Fine(*key), envelope, data)
             self.fines[key] = repo.save(row, FineRow, fine)
-            if isinstance(data, inbound.FinePaid):
-                repo.add_payment(Payment(*key, event_stamp(envelope), Decimal(data.amount)))
             if fine.patron_id is not None:
                 self.patrons[(fine.library_id, fine.patron_id)].add(envelope.id, envelope.time)
         elif isinstance(data, inbound.PatronLinked):

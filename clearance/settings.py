@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     freshness_max_wait_seconds: float = Field(default=60.0, ge=0)
     freshness_sweep_seconds: float = Field(default=0.1, gt=0)
     position_report_seconds: float = Field(default=1.0, gt=0)
+    # Published outbox rows and inbox ids older than this are pruned; keep it longer
+    # than the inbound topics' retention so that no record still in Kafka loses its inbox id.
+    retention_days: float = Field(default=35.0, gt=0)
+    prune_interval_seconds: float = Field(default=3600.0, gt=0)
 
     @field_validator("timezone")
     @classmethod

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -65,6 +66,7 @@ class OutboxRelay:
         self.producer = producer
         self.backoff = Backoff(settings.retry_initial_seconds, settings.retry_max_seconds)
         self.published = 0
+        self._pruned_at = time.monotonic()
         self.observer: Observer = observer or NullObserver()
 
     def _producer(self) -> KafkaProducer:
@@ -104,11 +106,24 @@ class OutboxRelay:
                     continue
                 self.backoff.reset()
                 if sent == 0:
+                    self.prune_if_due()
                     self.stop.wait(self.settings.relay_idle_seconds)
             self.drain()
         finally:
             self.producer.close(timeout=5)
             log.info("relay_stopped", published=self.published)
+
+    def prune_if_due(self) -> tuple[int, int] | None:
+        """Delete published outbox rows and inbox ids past retention, at most once per interval."""
+        if time.monotonic() - self._pruned_at < self.settings.prune_interval_seconds:
+            return None
+        self._pruned_at = time.monotonic()
+        before = datetime.now(UTC) - timedelta(days=self.settings.retention_days)
+        with UnitOfWork(self.session_factory) as uow:
+            outbox, inbox = uow.repo.prune(before)
+            uow.commit()
+        log.info("pruned", outbox_rows=outbox, inbox_ids=inbox, before=before.isoformat())
+        return outbox, inbox
 
     def drain(self, timeout_batches: int = 20) -> None:
         """Publish what is left at shutdown, a bounded number of batches."""

@@ -124,14 +124,17 @@ class Repository:
             )
         )
 
-    def add_payment(self, payment: Payment) -> None:
+    def add_payment(self, payment: Payment) -> bool:
+        """Record a payment; False when the same payment (same stamp) was recorded before."""
         stmt = self._insert(PaymentRow).values(
             library_id=payment.library_id,
             fine_id=payment.fine_id,
             payment_stamp=payment.payment_stamp,
             amount=payment.amount,
         )
-        self.session.execute(stmt.on_conflict_do_nothing())
+        # RETURNING, not rowcount: psycopg reports -1 for a skipped ON CONFLICT insert.
+        inserted = self.session.execute(stmt.on_conflict_do_nothing().returning(PaymentRow.payment_stamp))
+        return inserted.first() is not None
 
     def load_applications(self, keys: Iterable[tuple[str]]) -> dict[tuple, ApplicationRow]:
         return self._load(ApplicationRow, [ApplicationRow.application_id], keys)

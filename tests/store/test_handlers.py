@@ -223,3 +223,20 @@ def test_every_decision_is_logged_with_event_student_and_application(apply, regi
     assert decision["application_id"] == "APP-1"
     assert decision["event_id"] == submitted["id"]
     assert decision["status"] == "cleared"
+
+
+def test_a_payment_sent_again_after_its_inbox_id_was_pruned_is_not_counted_twice(
+    apply, session_factory, library, registrar, desk
+) -> None:  # noqa: ANN001,E501
+    from clearance.store.tables import InboxRow
+
+    payment = library.fine_paid("central", "F1", "P1", "10000", time=T0 + timedelta(hours=2))
+    apply(*_ready_student(library, desk), library.fine_assessed("central", "F1", "P1", "20000"), payment)
+    with UnitOfWork(session_factory) as uow:
+        uow.session.query(InboxRow).delete()
+        uow.commit()
+    apply(payment, _submit(registrar))
+    messages = _outbox(session_factory)
+    assert [m["type"] for m in messages] == ["clearance.status.changed"]
+    reasons = messages[-1]["event"]["data"]["reasons"]
+    assert reasons == [{"code": "UNPAID_FINES", "library_id": "central", "amount": "10000", "currency": "IDR"}]

@@ -119,3 +119,32 @@ def test_datetimes_keep_the_offset_they_were_sent_with(session_factory) -> None:
         row = uow.session.get(LoanRow, ("c", "L"))
         assert row is not None
         assert row.due_at is not None and row.due_at.isoformat() == "2026-10-01T00:00:00+07:00"
+
+
+def test_pruning_removes_only_published_outbox_rows_and_old_inbox_ids(session_factory) -> None:  # noqa: ANN001
+    from clearance.store.tables import InboxRow, OutboxRow
+
+    old, recent = NOW - timedelta(days=40), NOW - timedelta(days=1)
+    with UnitOfWork(session_factory) as uow:
+        uow.repo.remember([("urn:a", "old", "t")], old)
+        uow.repo.remember([("urn:a", "new", "t")], recent)
+        for i, published in enumerate([old, recent, None]):
+            uow.session.add(
+                OutboxRow(
+                    event_id=f"e{i}",
+                    topic="clearance.status",
+                    key=b"k",
+                    value=b"v",
+                    headers="[]",
+                    type="t",
+                    created_at=old,
+                    published_at=published,
+                )  # fmt: skip
+            )
+        uow.commit()
+    with UnitOfWork(session_factory) as uow:
+        assert uow.repo.prune(NOW - timedelta(days=35)) == (1, 1)
+        uow.commit()
+    with UnitOfWork(session_factory) as uow:
+        assert [r.event_id for r in uow.session.query(InboxRow)] == ["new"]
+        assert sorted(r.event_id for r in uow.session.query(OutboxRow)) == ["e1", "e2"]
