@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import structlog
 
@@ -329,90 +330,140 @@ def handle_batch(
     touched = batch.touched_students()
     if touched:
         policy = ctx.policy()
-        gate = _Gate(uow, sources)
-        for student_id in repo.lock_students(touched):
-            _decide_for_student(uow, student_id, touched[student_id], policy, ctx, now, result, gate)
+        _decide(uow, touched, policy, ctx, now, result, _Gate(uow, sources))
 
     for letter in dead_letters:
         _dead_letter(uow, letter, now, result)
     return result
 
 
-def _decide_for_student(
+@dataclass(slots=True)
+class _Plan:
+    """The decision about one application, before its effects are written."""
+
+    student_id: str
+    application: ApplicationRow
+    triggers: _Triggers
+    rules: Rules
+    outcome: Outcome
+    active: CertificateRow | None
+    number: str | None = None
+
+
+def _decide(
     uow: UnitOfWork,
-    student_id: str,
-    triggers: _Triggers,
+    touched: dict[str, _Triggers],
     policy: Policy,
     ctx: Context,
     now: datetime,
     result: BatchResult,
     gate: _Gate,
 ) -> None:
+    """Lock the touched students, evaluate their live applications, and write the effects in order."""
     repo = uow.repo
-    applications = [a for a in repo.applications_of(student_id) if a.status not in (Status.WITHDRAWN, Status.REVOKED)]
+    students = repo.lock_students(touched)
+    applications = repo.live_applications(students)
     if not applications:
         return
-    state = repo.student_state(student_id)
-    for application in applications:
-        rules = policy.rules_for(application.faculty, application.program)
-        certificate = repo.certificate_for(application.application_id) if application.status is Status.CLEARED else None
-        active = certificate if certificate is not None and certificate.revoked_at is None else None
-        outcome = evaluate(
-            status=application.status,
-            submitted=application.submitted_stamp is not None,
-            withdrawn=application.withdrawn,
-            degree_level=application.degree_level,
-            issued_at=active.issued_at if active else None,
-            state=state,
-            rules=rules,
-        )
-        if outcome.issue is not None:
-            outcome = _through_gate(application, outcome, gate, ctx, now)
-        result.decisions += 1
-        result.outcomes[outcome.status.value] += 1
-        bound = log.bind(
-            event_id=triggers.ids[-1],
-            event_ids=triggers.ids[:20],
-            student_id=student_id,
-            application_id=application.application_id,
-        )
-        issued: Message | None = None
-        if outcome.issue is not None:
-            number, issued = _issue(uow, application, outcome, rules, ctx, now)
-            result.issued.append(number)
-            bound = bound.bind(certificate_number=number)
-        if outcome.revoke is not None and active is not None:
-            issued = _revoke(application, active, outcome, now)
-            result.revoked.append(active.number)
-        reasons = json.dumps(reasons_json(outcome.reasons), sort_keys=True)
-        changed = outcome.status is not application.status or reasons != application.reasons
-        bound.info(
-            "decision",
-            status=outcome.status.value,
-            previous_status=application.status.value,
-            changed=changed,
-            reasons=[r.code.value for r in outcome.reasons],
-            policy=policy.digest,
-        )
-        if changed:
-            application.status = outcome.status
-            application.reasons = reasons
-            application.policy_digest = policy.digest
-            application.evaluated_at = now
-            status = StatusChanged(
-                application_id=application.application_id,
-                student_id=student_id,
-                status=outcome.status,
-                reasons=list(outcome.reasons),
-                evaluated_at=now,
+    states = repo.student_states(list(applications))
+    certificates = repo.certificates_for(
+        [a.application_id for apps in applications.values() for a in apps if a.status is Status.CLEARED]
+    )
+    plans: list[_Plan] = []
+    for student_id in students:
+        for application in applications.get(student_id, ()):
+            rules = policy.rules_for(application.faculty, application.program)
+            certificate = certificates.get(application.application_id)
+            active = certificate if certificate is not None and certificate.revoked_at is None else None
+            outcome = evaluate(
+                status=application.status,
+                submitted=application.submitted_stamp is not None,
+                withdrawn=application.withdrawn,
+                degree_level=application.degree_level,
+                issued_at=active.issued_at if active else None,
+                state=states[student_id],
+                rules=rules,
             )
-            message = cloud_event("clearance.status.changed", ctx.issuer, student_id, now, data_of(status))
-            _enqueue(uow, message, application, now, triggers.latest)
-            result.messages += 1
-        if issued is not None:
-            # The certificate (or its revocation) follows the status that announces it.
-            _enqueue(uow, issued, application, now, triggers.latest)
-            result.messages += 1
+            if outcome.issue is not None:
+                outcome = _through_gate(application, outcome, gate, ctx, now)
+            plans.append(_Plan(student_id, application, touched[student_id], rules, outcome, active))
+    _number(uow, [p for p in plans if p.outcome.issue is not None], now)
+    for plan in plans:
+        _carry_out(uow, plan, policy, ctx, now, result)
+
+
+def _number_fields(application: ApplicationRow, now: datetime) -> dict[str, Any]:
+    return {
+        "period": application.graduation_period or "",
+        "year": now.year,
+        "faculty": application.faculty or "",
+        "program": application.program or "",
+        "degree": application.degree_level or "",
+    }
+
+
+def _number(uow: UnitOfWork, plans: list[_Plan], now: datetime) -> None:
+    """Give each certificate to issue its number: one counter update per number scope, not per certificate."""
+    by_scope: dict[str, list[_Plan]] = defaultdict(list)
+    for plan in plans:
+        by_scope[certificates.number_scope(plan.rules, **_number_fields(plan.application, now))].append(plan)
+    for scope in sorted(by_scope):
+        group = by_scope[scope]
+        first = uow.repo.take_values(scope, len(group))
+        for offset, plan in enumerate(group):
+            fields = _number_fields(plan.application, now)
+            plan.number = certificates.format_number(plan.rules, first + offset, **fields)
+
+
+def _carry_out(uow: UnitOfWork, plan: _Plan, policy: Policy, ctx: Context, now: datetime, result: BatchResult) -> None:
+    application, outcome, active, triggers = plan.application, plan.outcome, plan.active, plan.triggers
+    student_id = plan.student_id
+    result.decisions += 1
+    result.outcomes[outcome.status.value] += 1
+    bound = log.bind(
+        event_id=triggers.ids[-1],
+        event_ids=triggers.ids[:20],
+        student_id=student_id,
+        application_id=application.application_id,
+    )
+    follow_up: Message | None = None
+    if outcome.issue is not None:
+        assert plan.number is not None
+        follow_up = _issue(uow, application, outcome, plan.number, ctx, now)
+        result.issued.append(plan.number)
+        bound = bound.bind(certificate_number=plan.number)
+    if outcome.revoke is not None and active is not None:
+        follow_up = _revoke(application, active, outcome, now)
+        result.revoked.append(active.number)
+    reasons = json.dumps(reasons_json(outcome.reasons), sort_keys=True)
+    changed = outcome.status is not application.status or reasons != application.reasons
+    bound.info(
+        "decision",
+        status=outcome.status.value,
+        previous_status=application.status.value,
+        changed=changed,
+        reasons=[r.code.value for r in outcome.reasons],
+        policy=policy.digest,
+    )
+    if changed:
+        application.status = outcome.status
+        application.reasons = reasons
+        application.policy_digest = policy.digest
+        application.evaluated_at = now
+        status = StatusChanged(
+            application_id=application.application_id,
+            student_id=student_id,
+            status=outcome.status,
+            reasons=list(outcome.reasons),
+            evaluated_at=now,
+        )
+        message = cloud_event("clearance.status.changed", ctx.issuer, student_id, now, data_of(status))
+        _enqueue(uow, message, application, now, triggers.latest)
+        result.messages += 1
+    if follow_up is not None:
+        # The certificate (or its revocation) follows the status that announces it.
+        _enqueue(uow, follow_up, application, now, triggers.latest)
+        result.messages += 1
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -448,11 +499,11 @@ def handle_pending(uow: UnitOfWork, ctx: Context, sources: SourceOffsets | None,
         return result
     now = ctx.clock()
     policy = ctx.policy()
-    gate = _Gate(uow, sources)
-    for student_id in uow.repo.lock_students(students):
-        triggers = _Triggers()
-        triggers.add("freshness-sweep", now)
-        _decide_for_student(uow, student_id, triggers, policy, ctx, now, result, gate)
+    touched: dict[str, _Triggers] = {}
+    for student_id in students:
+        touched[student_id] = _Triggers()
+        touched[student_id].add("freshness-sweep", now)
+    _decide(uow, touched, policy, ctx, now, result, _Gate(uow, sources))
     return result
 
 
@@ -460,20 +511,11 @@ def _issue(
     uow: UnitOfWork,
     application: ApplicationRow,
     outcome: Outcome,
-    rules: Rules,
+    number: str,
     ctx: Context,
     now: datetime,
-) -> tuple[str, Message]:
+) -> Message:
     assert outcome.issue is not None
-    fields = {
-        "period": application.graduation_period or "",
-        "year": now.year,
-        "faculty": application.faculty or "",
-        "program": application.program or "",
-        "degree": application.degree_level or "",
-    }
-    seq = uow.repo.next_value(certificates.number_scope(rules, **fields))
-    number = certificates.format_number(rules, seq, **fields)
     document = certificates.certificate_document(
         number=number,
         application_id=application.application_id,
@@ -489,6 +531,8 @@ def _issue(
     )
     key = ctx.signing_key()
     issued = certificates.sign_certificate(document, key)
+    # The unique constraint on application_id holds at commit even with several instances (G1);
+    # a conflict fails the batch's transaction, and its retry finds the certificate issued.
     uow.repo.add_certificate(
         CertificateRow(
             number=number,
@@ -499,9 +543,7 @@ def _issue(
             document=json.dumps(issued, ensure_ascii=False, sort_keys=True),
         )
     )
-    # Flushing here makes the unique constraint on application_id speak now (G1).
-    uow.flush()
-    return number, cloud_event("clearance.certificate.issued", ctx.issuer, application.student_id, now, issued)
+    return cloud_event("clearance.certificate.issued", ctx.issuer, application.student_id, now, issued)
 
 
 def _revoke(application: ApplicationRow, certificate: CertificateRow, outcome: Outcome, now: datetime) -> Message:

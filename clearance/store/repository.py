@@ -188,49 +188,84 @@ class Repository:
 
     def student_state(self, student_id: str) -> StudentState:
         """Everything known of a student, over all linked patron records (G2)."""
+        return self.student_states([student_id])[student_id]
+
+    def student_states(self, student_ids: Sequence[str]) -> dict[str, StudentState]:
+        """The state of many students, one query per table (not per student)."""
+        parts: dict[str, dict[str, list[Any]]] = {
+            s: {"loans": [], "fines": [], "deposits": [], "trainings": [], "snapshots": [], "payments": []}
+            for s in student_ids
+        }
         link = PatronLinkRow
-        loans = self.session.scalars(
-            select(LoanRow)
-            .join(link, (link.library_id == LoanRow.library_id) & (link.patron_id == LoanRow.patron_id))
-            .where(link.student_id == student_id, LoanRow.status.in_([LoanStatus.OPEN, LoanStatus.LOST]))
-        ).all()
-        snapshots = self.session.scalars(
-            select(PatronSnapshotRow)
-            .join(
-                link,
-                (link.library_id == PatronSnapshotRow.library_id) & (link.patron_id == PatronSnapshotRow.patron_id),
-            )
-            .where(link.student_id == student_id)
-        ).all()
-        fines_query = select(FineRow).join(
-            link, (link.library_id == FineRow.library_id) & (link.patron_id == FineRow.patron_id)
-        )
-        if not snapshots:
-            # Without a snapshot a waived fine owes nothing; with one, its waiver may reduce the balance.
-            fines_query = fines_query.where(FineRow.waived.is_(False))
-        fines = self.session.scalars(fines_query.where(link.student_id == student_id)).all()
-        payments: Sequence[PaymentRow] = ()
-        if snapshots:
-            payments = self.session.scalars(
-                select(PaymentRow)
-                .join(FineRow, (FineRow.library_id == PaymentRow.library_id) & (FineRow.fine_id == PaymentRow.fine_id))
-                .join(link, (link.library_id == FineRow.library_id) & (link.patron_id == FineRow.patron_id))
-                .where(link.student_id == student_id)
-            ).all()
-        trainings = self.session.scalars(
-            select(TrainingRow)
-            .join(link, (link.library_id == TrainingRow.library_id) & (link.patron_id == TrainingRow.patron_id))
-            .where(link.student_id == student_id)
-        ).all()
-        deposits = self.session.scalars(select(DepositRow).where(DepositRow.student_id == student_id)).all()
+
+        def joined(model: Any) -> Any:
+            return (link.library_id == model.library_id) & (link.patron_id == model.patron_id)
+
+        for chunk in _chunks(list(student_ids)):
+            queries = {
+                "loans": select(LoanRow, link.student_id)
+                .join(link, joined(LoanRow))
+                .where(link.student_id.in_(chunk), LoanRow.status.in_([LoanStatus.OPEN, LoanStatus.LOST])),
+                "fines": select(FineRow, link.student_id).join(link, joined(FineRow)).where(link.student_id.in_(chunk)),
+                "trainings": select(TrainingRow, link.student_id)
+                .join(link, joined(TrainingRow))
+                .where(link.student_id.in_(chunk)),
+                "snapshots": select(PatronSnapshotRow, link.student_id)
+                .join(link, joined(PatronSnapshotRow))
+                .where(link.student_id.in_(chunk)),
+                "deposits": select(DepositRow, DepositRow.student_id).where(DepositRow.student_id.in_(chunk)),
+            }
+            for name, query in queries.items():
+                for row, student in self.session.execute(query):
+                    parts[student][name].append(row)
+            # Payments matter only against a snapshot's balance (reconciliation).
+            with_snapshots = [s for s in chunk if parts[s]["snapshots"]]
+            if with_snapshots:
+                payments = (
+                    select(PaymentRow, link.student_id)
+                    .join(
+                        FineRow, (FineRow.library_id == PaymentRow.library_id) & (FineRow.fine_id == PaymentRow.fine_id)
+                    )
+                    .join(link, joined(FineRow))
+                    .where(link.student_id.in_(with_snapshots))
+                )
+                for row, student in self.session.execute(payments):
+                    parts[student]["payments"].append(row)
+        return {student: self._state(p) for student, p in parts.items()}
+
+    @staticmethod
+    def _state(parts: dict[str, list[Any]]) -> StudentState:
         return StudentState(
-            loans=tuple(sorted((to_domain(r, Loan) for r in loans), key=lambda x: (x.library_id, x.loan_id))),
-            fines=tuple(sorted((to_domain(r, Fine) for r in fines), key=lambda x: (x.library_id, x.fine_id))),
-            deposits=tuple(sorted((to_domain(r, Deposit) for r in deposits), key=lambda x: x.deposit_id)),
-            trainings=tuple(to_domain(r, Training) for r in trainings),
-            snapshots=tuple(to_domain(r, PatronSnapshot) for r in snapshots),
-            payments=tuple(to_domain(r, Payment) for r in payments),
+            loans=tuple(sorted((to_domain(r, Loan) for r in parts["loans"]), key=lambda x: (x.library_id, x.loan_id))),
+            fines=tuple(sorted((to_domain(r, Fine) for r in parts["fines"]), key=lambda x: (x.library_id, x.fine_id))),
+            deposits=tuple(sorted((to_domain(r, Deposit) for r in parts["deposits"]), key=lambda x: x.deposit_id)),
+            trainings=tuple(to_domain(r, Training) for r in parts["trainings"]),
+            snapshots=tuple(to_domain(r, PatronSnapshot) for r in parts["snapshots"]),
+            payments=tuple(to_domain(r, Payment) for r in parts["payments"]),
         )
+
+    def live_applications(self, student_ids: Sequence[str]) -> dict[str, list[ApplicationRow]]:
+        """The applications of the students that can still change (not withdrawn, not revoked)."""
+        found: dict[str, list[ApplicationRow]] = {}
+        for chunk in _chunks(list(student_ids)):
+            rows = self.session.scalars(
+                select(ApplicationRow)
+                .where(
+                    ApplicationRow.student_id.in_(chunk),
+                    ApplicationRow.status.not_in([Status.WITHDRAWN, Status.REVOKED]),
+                )
+                .order_by(ApplicationRow.student_id, ApplicationRow.application_id)
+            )
+            for row in rows:
+                found.setdefault(row.student_id, []).append(row)
+        return found
+
+    def certificates_for(self, application_ids: Sequence[str]) -> dict[str, CertificateRow]:
+        found: dict[str, CertificateRow] = {}
+        for chunk in _chunks(list(application_ids)):
+            for row in self.session.scalars(select(CertificateRow).where(CertificateRow.application_id.in_(chunk))):
+                found[row.application_id] = row
+        return found
 
     def applications_of(self, student_id: str) -> list[ApplicationRow]:
         return list(
@@ -289,9 +324,14 @@ class Repository:
 
     def next_value(self, counter: str) -> int:
         """The next value of a named counter; atomic across instances."""
-        stmt = self._insert(CounterRow).values(name=counter, value=1)
-        stmt = stmt.on_conflict_do_update(index_elements=[CounterRow.name], set_={"value": CounterRow.value + 1})
-        return int(self.session.execute(stmt.returning(CounterRow.value)).scalar_one())
+        return self.take_values(counter, 1)
+
+    def take_values(self, counter: str, count: int) -> int:
+        """Reserve ``count`` consecutive values of a named counter; return the first. Atomic across instances."""
+        stmt = self._insert(CounterRow).values(name=counter, value=count)
+        stmt = stmt.on_conflict_do_update(index_elements=[CounterRow.name], set_={"value": CounterRow.value + count})
+        last = int(self.session.execute(stmt.returning(CounterRow.value)).scalar_one())
+        return last - count + 1
 
     def add_certificate(self, row: CertificateRow) -> None:
         self.session.add(row)
