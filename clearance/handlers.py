@@ -384,7 +384,9 @@ def _decide(
                 state=states[student_id],
                 rules=rules,
             )
-            if outcome.issue is not None:
+            # A certificate, and an application's first decision, wait for current sources:
+            # the registrar should not see "blocked" for a deposit the desk accepted moments ago.
+            if outcome.issue is not None or (application.status is Status.PENDING and outcome.status is Status.BLOCKED):
                 outcome = _through_gate(application, outcome, gate, ctx, now)
             plans.append(_Plan(student_id, application, touched[student_id], rules, outcome, active))
     _number(uow, [p for p in plans if p.outcome.issue is not None], now)
@@ -472,7 +474,7 @@ def _as_utc(moment: datetime) -> datetime:
 
 
 def _through_gate(application: ApplicationRow, outcome: Outcome, gate: _Gate, ctx: Context, now: datetime) -> Outcome:
-    """Hold a clearance while a source is behind, up to the configured bound."""
+    """Hold a decision while a source is behind, up to the configured bound."""
     behind = gate.behind()
     if not behind:
         return outcome

@@ -36,7 +36,9 @@ class PendingSweeper:
         while not self.stop.is_set():
             try:
                 if consumer is None:
-                    consumer = KafkaConsumer(**self.settings.kafka_client_options(), group_id=None)
+                    consumer = KafkaConsumer(
+                        **self.settings.kafka_client_options(), group_id=None, enable_auto_commit=False
+                    )
                 self.sweep(SourceOffsetReader(self.settings, consumer))
                 self.backoff.reset()
                 self.stop.wait(self.settings.freshness_sweep_seconds)

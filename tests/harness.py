@@ -126,7 +126,9 @@ class Harness:
 
     def _read(self) -> None:
         if self._reader is None:
-            self._reader = KafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=None)
+            self._reader = KafkaConsumer(
+                bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=None, enable_auto_commit=False
+            )
             partitions = [
                 TopicPartition(self.settings.topic(t), p)
                 for t in OUTPUT_TOPICS

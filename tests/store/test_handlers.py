@@ -215,6 +215,9 @@ def test_two_topics_racing_on_one_student_never_lose_the_clearance(session_facto
 def test_every_decision_is_logged_with_event_student_and_application(apply, registrar, library, desk) -> None:
     from structlog.testing import capture_logs
 
+    from clearance.logging import configure_logging
+
+    configure_logging("console", "info")  # an earlier test may have raised the level
     submitted = _submit(registrar)
     with capture_logs() as logs:
         apply(*_ready_student(library, desk), submitted)
