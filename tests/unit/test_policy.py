@@ -11,7 +11,8 @@ from clearance.policy import PolicyError, load_policy, parse_policy
 
 def test_the_built_in_default_is_the_specified_one() -> None:
     rules = load_policy(None).default
-    assert (rules.loans, rules.lost_items, rules.fines, rules.deposit, rules.training) == (
+    assert (rules.loans, rules.lost_items, rules.fines, rules.deposit) == (True, True, True, True)
+    assert rules.training is False
         True,
         True,
         True,
