@@ -29,7 +29,7 @@ def test_unknown_end_offsets_count_every_source_as_behind() -> None:
     assert sources_behind(SourceOffsets(None), {}) == (CIRC, DEPO)
 
 
-def _clear_student(library, desk, registrar) -> list:  # noqa: ANN001
+def _clear_student(library, desk, registrar) -> list:
     return [
         as_event(library.patron_linked("central", "P1", "S1")),
         as_event(desk.deposit_submitted("D1", "S1", "Skripsi")),
@@ -38,7 +38,7 @@ def _clear_student(library, desk, registrar) -> list:  # noqa: ANN001
     ]
 
 
-def _application(session_factory) -> ApplicationRow:  # noqa: ANN001
+def _application(session_factory) -> ApplicationRow:
     with UnitOfWork(session_factory) as uow:
         row = uow.session.get(ApplicationRow, "APP-1")
         uow.session.expunge_all()
@@ -50,7 +50,7 @@ def test_an_application_waits_while_circulation_is_behind_and_clears_when_it_cat
     context,
     library,
     desk,
-    registrar,  # noqa: ANN001
+    registrar,
 ) -> None:
     behind = SourceOffsets({(CIRC, 0): 10, (DEPO, 0): 0})
     with UnitOfWork(session_factory) as uow:
@@ -74,7 +74,7 @@ def test_a_late_loan_in_the_lagging_stream_blocks_instead_of_a_certificate(
     context,
     library,
     desk,
-    registrar,  # noqa: ANN001
+    registrar,
 ) -> None:
     behind = SourceOffsets({(CIRC, 0): 1, (DEPO, 0): 0})
     with UnitOfWork(session_factory) as uow:
@@ -97,7 +97,7 @@ def test_after_the_bound_the_decision_is_made_and_the_stale_sources_recorded(
     context,
     library,
     desk,
-    registrar,  # noqa: ANN001
+    registrar,
 ) -> None:
     behind = SourceOffsets({(CIRC, 0): 10, (DEPO, 0): 3})
     with UnitOfWork(session_factory) as uow:
@@ -113,7 +113,7 @@ def test_after_the_bound_the_decision_is_made_and_the_stale_sources_recorded(
     assert json.loads(application.stale_sources) == [CIRC, DEPO]
 
 
-def test_positions_never_move_backwards(session_factory) -> None:  # noqa: ANN001
+def test_positions_never_move_backwards(session_factory) -> None:
     with UnitOfWork(session_factory) as uow:
         uow.repo.save_positions({(CIRC, 0): 7}, T0)
         uow.repo.save_positions({(CIRC, 0): 3, (CIRC, 1): 2}, T0)

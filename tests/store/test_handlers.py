@@ -230,7 +230,7 @@ def test_every_decision_is_logged_with_event_student_and_application(apply, regi
 
 def test_a_payment_sent_again_after_its_inbox_id_was_pruned_is_not_counted_twice(
     apply, session_factory, library, registrar, desk
-) -> None:  # noqa: ANN001,E501
+) -> None:
     from clearance.store.tables import InboxRow
 
     payment = library.fine_paid("central", "F1", "P1", "10000", time=T0 + timedelta(hours=2))

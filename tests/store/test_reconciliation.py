@@ -13,7 +13,7 @@ from clearance.store.unit_of_work import UnitOfWork
 AS_OF = T0 + timedelta(days=1)
 
 
-def _snapshot(library, open_loans=(), balance: str = "0", as_of=AS_OF, **kw) -> dict:  # noqa: ANN001, ANN003
+def _snapshot(library, open_loans=(), balance: str = "0", as_of=AS_OF, **kw) -> dict:
     return library.event(
         "library.patron.snapshot",
         "P1",
@@ -25,7 +25,7 @@ def _snapshot(library, open_loans=(), balance: str = "0", as_of=AS_OF, **kw) -> 
     )  # fmt: skip
 
 
-def _loan(library, loan_id: str, at) -> dict:  # noqa: ANN001
+def _loan(library, loan_id: str, at) -> dict:
     return library.loan_opened(
         "central", loan_id, "P1", item_id=f"B-{loan_id}", title="Kalkulus", borrowed_at=at,
         due_at=at + timedelta(days=14), time=at,
@@ -40,7 +40,7 @@ def _line(loan_id: str, lost: bool = False) -> dict:
     }  # fmt: skip
 
 
-def _setup(apply, library, desk, registrar) -> None:  # noqa: ANN001
+def _setup(apply, library, desk, registrar) -> None:
     apply(
         library.patron_linked("central", "P1", "S1"),
         desk.deposit_submitted("D1", "S1", "Skripsi"),
@@ -48,11 +48,11 @@ def _setup(apply, library, desk, registrar) -> None:  # noqa: ANN001
     )
 
 
-def _submit(apply, registrar) -> None:  # noqa: ANN001
+def _submit(apply, registrar) -> None:
     apply(registrar.application_submitted("APP-1", "S1", full_name="Siti", faculty="Teknik", program="Sipil"))
 
 
-def _reasons(session_factory) -> tuple[str, list[dict]]:  # noqa: ANN001
+def _reasons(session_factory) -> tuple[str, list[dict]]:
     with UnitOfWork(session_factory) as uow:
         row = uow.session.get(ApplicationRow, "APP-1")
         return row.status.value, json.loads(row.reasons)
@@ -60,7 +60,7 @@ def _reasons(session_factory) -> tuple[str, list[dict]]:  # noqa: ANN001
 
 def test_a_snapshot_without_a_loan_closes_a_return_the_library_never_sent(
     apply, session_factory, library, desk, registrar
-):  # noqa: ANN001,E501
+):
     _setup(apply, library, desk, registrar)
     apply(_loan(library, "L1", T0 - timedelta(days=10)))
     _submit(apply, registrar)
@@ -71,7 +71,7 @@ def test_a_snapshot_without_a_loan_closes_a_return_the_library_never_sent(
 
 def test_a_loan_the_snapshot_lists_blocks_even_if_no_event_announced_it(
     apply, session_factory, library, desk, registrar
-):  # noqa: ANN001,E501
+):
     _setup(apply, library, desk, registrar)
     apply(_snapshot(library, open_loans=[_line("L7", lost=True)]))
     _submit(apply, registrar)
@@ -80,7 +80,7 @@ def test_a_loan_the_snapshot_lists_blocks_even_if_no_event_announced_it(
     assert [(r["code"], r["loan_id"], r["title"]) for r in reasons] == [("LOST_ITEM", "L7", "Fisika Dasar")]
 
 
-def test_events_after_the_snapshot_still_apply_on_top(apply, session_factory, library, desk, registrar) -> None:  # noqa: ANN001
+def test_events_after_the_snapshot_still_apply_on_top(apply, session_factory, library, desk, registrar) -> None:
     _setup(apply, library, desk, registrar)
     apply(_snapshot(library, open_loans=[_line("L7")]))
     apply(library.loan_returned("central", "L7", "P1", AS_OF, time=AS_OF + timedelta(hours=2)))
@@ -90,7 +90,7 @@ def test_events_after_the_snapshot_still_apply_on_top(apply, session_factory, li
     assert [r["loan_id"] for r in reasons] == ["L8"]
 
 
-def test_a_late_event_older_than_the_snapshot_cannot_undo_it(apply, session_factory, library, desk, registrar) -> None:  # noqa: ANN001
+def test_a_late_event_older_than_the_snapshot_cannot_undo_it(apply, session_factory, library, desk, registrar) -> None:
     _setup(apply, library, desk, registrar)
     apply(_snapshot(library))
     apply(_loan(library, "L1", T0 - timedelta(days=10)))  # arrives late; by as_of the book was back
@@ -98,7 +98,7 @@ def test_a_late_event_older_than_the_snapshot_cannot_undo_it(apply, session_fact
     assert _reasons(session_factory)[0] == "cleared"
 
 
-def test_an_older_snapshot_arriving_later_is_ignored(apply, session_factory, library, desk, registrar) -> None:  # noqa: ANN001
+def test_an_older_snapshot_arriving_later_is_ignored(apply, session_factory, library, desk, registrar) -> None:
     _setup(apply, library, desk, registrar)
     apply(_snapshot(library))
     apply(_snapshot(library, open_loans=[_line("L9")], as_of=T0 - timedelta(days=5)))
@@ -108,7 +108,7 @@ def test_an_older_snapshot_arriving_later_is_ignored(apply, session_factory, lib
 
 def test_the_snapshot_balance_replaces_earlier_fines_and_later_payments_reduce_it(
     apply, session_factory, library, desk, registrar
-):  # noqa: ANN001,E501
+):
     _setup(apply, library, desk, registrar)
     apply(
         library.fine_assessed("central", "F1", "P1", "30000", time=T0 - timedelta(days=4)),

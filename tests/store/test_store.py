@@ -121,7 +121,7 @@ def test_datetimes_keep_the_offset_they_were_sent_with(session_factory) -> None:
         assert row.due_at is not None and row.due_at.isoformat() == "2026-10-01T00:00:00+07:00"
 
 
-def test_pruning_removes_only_published_outbox_rows_and_old_inbox_ids(session_factory) -> None:  # noqa: ANN001
+def test_pruning_removes_only_published_outbox_rows_and_old_inbox_ids(session_factory) -> None:
     from clearance.store.tables import InboxRow, OutboxRow
 
     old, recent = NOW - timedelta(days=40), NOW - timedelta(days=1)

@@ -13,12 +13,6 @@ def test_the_built_in_default_is_the_specified_one() -> None:
     rules = load_policy(None).default
     assert (rules.loans, rules.lost_items, rules.fines, rules.deposit) == (True, True, True, True)
     assert rules.training is False
-        True,
-        True,
-        True,
-        True,
-        False,
-    )
     assert rules.fine_threshold == 0
     assert rules.deposit_degree_levels == {"D3", "D4", "S1", "S2", "S3"}
 
