@@ -86,7 +86,7 @@ def test_events_after_the_snapshot_still_apply_on_top(apply, session_factory, li
     apply(library.loan_returned("central", "L7", "P1", AS_OF, time=AS_OF + timedelta(hours=2)))
     apply(_loan(library, "L8", AS_OF + timedelta(hours=3)))
     _submit(apply, registrar)
-    status, reasons = _reasons(session_factory)
+    _, reasons = _reasons(session_factory)
     assert [r["loan_id"] for r in reasons] == ["L8"]
 
 

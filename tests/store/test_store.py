@@ -139,7 +139,7 @@ def test_pruning_removes_only_published_outbox_rows_and_old_inbox_ids(session_fa
                     type="t",
                     created_at=old,
                     published_at=published,
-                )  # fmt: skip
+                )
             )
         uow.commit()
     with UnitOfWork(session_factory) as uow:
