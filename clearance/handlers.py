@@ -44,7 +44,6 @@ from clearance.projections import (
     reconcile_loan,
 )
 from clearance.signing import SigningKey
-from clearance.store.repository import to_domain
 from clearance.store.tables import (
     ApplicationRow,
     CertificateRow,
@@ -142,57 +141,70 @@ class _Triggers:
 
 
 class _Batch:
-    """The working set of one batch: loaded rows and what they touched."""
+    """The working set of one batch: the projection states it reads and changes, and whom they concern.
+
+    States are read with one query per table, folded in memory, and written
+    back with one upsert per table (:meth:`write`).
+    """
 
     def __init__(self, uow: UnitOfWork, events: Sequence[InboundEvent], now: datetime) -> None:
         self.uow = uow
         self.now = now
         repo = uow.repo
-        self.loans = repo.load_loans(
-            (e.data.library_id, e.data.loan_id) for e in events if isinstance(e.data, _LOAN_EVENTS)
+
+        def keys(kinds: Any, *names: str) -> list[tuple[str, ...]]:
+            return [tuple(getattr(e.data, n) for n in names) for e in events if isinstance(e.data, kinds)]
+
+        self.loans: dict[tuple, Loan] = repo.load_states(LoanRow, Loan, keys(_LOAN_EVENTS, "library_id", "loan_id"))
+        self.fines: dict[tuple, Fine] = repo.load_states(FineRow, Fine, keys(_FINE_EVENTS, "library_id", "fine_id"))
+        self.deposits: dict[tuple, Deposit] = repo.load_states(DepositRow, Deposit, keys(_DEPOSIT_EVENTS, "deposit_id"))
+        self.links: dict[tuple, PatronLink] = repo.load_states(
+            PatronLinkRow, PatronLink, keys(inbound.PatronLinked, "library_id", "patron_id")
         )
-        self.fines = repo.load_fines(
-            (e.data.library_id, e.data.fine_id) for e in events if isinstance(e.data, _FINE_EVENTS)
+        self.snapshots: dict[tuple, PatronSnapshot] = repo.load_states(
+            PatronSnapshotRow, PatronSnapshot, keys(inbound.PatronSnapshot, "library_id", "patron_id")
         )
-        self.deposits = repo.load_deposits((e.data.deposit_id,) for e in events if isinstance(e.data, _DEPOSIT_EVENTS))
-        self.links = repo.load_links(
-            (e.data.library_id, e.data.patron_id) for e in events if isinstance(e.data, inbound.PatronLinked)
+        self.applications: dict[tuple, Application] = repo.load_states(
+            ApplicationRow, Application, keys(_APPLICATION_EVENTS, "application_id")
         )
-        self.snapshots = repo.load_snapshots(
-            (e.data.library_id, e.data.patron_id) for e in events if isinstance(e.data, inbound.PatronSnapshot)
-        )
-        self.applications = repo.load_applications(
-            (e.data.application_id,) for e in events if isinstance(e.data, _APPLICATION_EVENTS)
-        )
+        self.dirty: dict[str, set[tuple]] = defaultdict(set)
+        # Payments are kept by their own key: one that was counted before (its inbox id may have
+        # been pruned since) is not counted again.
+        payments = [
+            Payment(e.data.library_id, e.data.fine_id, event_stamp(e.envelope), Decimal(e.data.amount))
+            for e in events
+            if isinstance(e.data, inbound.FinePaid)
+        ]
+        self.new_payments = repo.add_payments(payments)
         self.students: dict[str, _Triggers] = defaultdict(_Triggers)
         self.patrons: dict[tuple[str, str], _Triggers] = defaultdict(_Triggers)
+
+    def _put(self, table: str, store: dict[tuple, Any], key: tuple, state: Any) -> None:
+        if store.get(key) != state:
+            store[key] = state
+            self.dirty[table].add(key)
 
     def apply(self, event: InboundEvent) -> None:
         data, envelope, repo = event.data, event.envelope, self.uow.repo
         if isinstance(data, _LOAN_EVENTS):
             key = (data.library_id, data.loan_id)
-            row = self.loans.get(key)
-            loan = apply_loan(to_domain(row, Loan) if row else Loan(*key), envelope, data)
-            self.loans[key] = repo.save(row, LoanRow, loan)
+            loan = apply_loan(self.loans.get(key) or Loan(*key), envelope, data)
+            self._put("loans", self.loans, key, loan)
             if loan.patron_id is not None:
                 self.patrons[(loan.library_id, loan.patron_id)].add(envelope.id, envelope.time)
         elif isinstance(data, _FINE_EVENTS):
             key = (data.library_id, data.fine_id)
-            row = self.fines.get(key)
-            if isinstance(data, inbound.FinePaid) and not repo.add_payment(
-                Payment(*key, event_stamp(envelope), Decimal(data.amount))
-            ):
-                return  # this very payment was counted before (its inbox id may have been pruned since)
-            fine = apply_fine(to_domain(row, Fine) if row else Fine(*key), envelope, data)
-            self.fines[key] = repo.save(row, FineRow, fine)
+            if isinstance(data, inbound.FinePaid) and (*key, event_stamp(envelope)) not in self.new_payments:
+                return
+            fine = apply_fine(self.fines.get(key) or Fine(*key), envelope, data)
+            self._put("fines", self.fines, key, fine)
             if fine.patron_id is not None:
                 self.patrons[(fine.library_id, fine.patron_id)].add(envelope.id, envelope.time)
         elif isinstance(data, inbound.PatronLinked):
             key = (data.library_id, data.patron_id)
-            row = self.links.get(key)
-            before = to_domain(row, PatronLink) if row else PatronLink(*key)
+            before = self.links.get(key) or PatronLink(*key)
             after = apply_link(before, envelope, data)
-            self.links[key] = repo.save(row, PatronLinkRow, after)
+            self._put("links", self.links, key, after)
             for student in {before.student_id, after.student_id} - {None}:
                 self.students[student].add(envelope.id, envelope.time)  # type: ignore[index]
         elif isinstance(data, inbound.PatronSnapshot):
@@ -202,61 +214,65 @@ class _Batch:
             self.patrons[(data.library_id, data.patron_id)].add(envelope.id, envelope.time)
         elif isinstance(data, _DEPOSIT_EVENTS):
             key = (data.deposit_id,)
-            row = self.deposits.get(key)
-            deposit = apply_deposit(
-                to_domain(row, Deposit) if row else Deposit(data.deposit_id, data.student_id), envelope, data
-            )
-            self.deposits[key] = repo.save(row, DepositRow, deposit)
+            current = self.deposits.get(key) or Deposit(data.deposit_id, data.student_id)
+            deposit = apply_deposit(current, envelope, data)
+            self._put("deposits", self.deposits, key, deposit)
             self.students[deposit.student_id].add(envelope.id, envelope.time)
         elif isinstance(data, _APPLICATION_EVENTS):
             key = (data.application_id,)
-            row = self.applications.get(key)
-            current = to_domain(row, Application) if row else Application(data.application_id, data.student_id)
+            current = self.applications.get(key) or Application(data.application_id, data.student_id)
             application = apply_application(current, envelope, data)
-            self.applications[key] = repo.save(row, ApplicationRow, application)
-            if row is None:
-                self.applications[key].received_at = self.now.astimezone(UTC)
+            self._put("applications", self.applications, key, application)
             self.students[application.student_id].add(envelope.id, envelope.time)
         else:  # pragma: no cover - the registry admits no other type
             raise TypeError(f"no handler for {event.type}")
 
     def _apply_snapshot(self, event: InboundEvent, data: inbound.PatronSnapshot) -> None:
-        repo, key = self.uow.repo, (data.library_id, data.patron_id)
-        row = self.snapshots.get(key)
-        before = to_domain(row, PatronSnapshot) if row else PatronSnapshot(*key)
+        key = (data.library_id, data.patron_id)
+        before = self.snapshots.get(key) or PatronSnapshot(*key)
         snapshot = apply_patron_snapshot(before, event.envelope, data)
-        self.snapshots[key] = repo.save(row, PatronSnapshotRow, snapshot)
         self.patrons[key].add(event.envelope.id, event.envelope.time)
         if snapshot == before:
             return  # an older statement than the one already applied
-        self.uow.flush()
+        self._put("snapshots", self.snapshots, key, snapshot)
+        # The patron's loans: those stored, those this batch changed, and those the snapshot lists.
+        for loan_key, loan in self.uow.repo.loans_of_patron(*key).items():
+            self.loans.setdefault(loan_key, loan)
         listed = {loan.loan_id: loan for loan in data.open_loans}
-        for loan_row in repo.loans_of_patron(*key):
-            self.loans[(loan_row.library_id, loan_row.loan_id)] = loan_row
-        self.loans.update(repo.load_loans((data.library_id, loan_id) for loan_id in listed))
-        for loan_id in sorted(set(listed) | {k[1] for k, r in self.loans.items() if r.patron_id == data.patron_id
-                                             and k[0] == data.library_id}):  # fmt: skip
-            loan_key = (data.library_id, loan_id)
-            loan_row = self.loans.get(loan_key)
-            loan = to_domain(loan_row, Loan) if loan_row else Loan(*loan_key)
-            self.loans[loan_key] = repo.save(loan_row, LoanRow, reconcile_loan(loan, snapshot, listed.get(loan_id)))
+        listed_keys = [(data.library_id, loan_id) for loan_id in listed]
+        for loan_key, loan in self.uow.repo.load_states(LoanRow, Loan, listed_keys).items():
+            self.loans.setdefault(loan_key, loan)
+        mine = {k for k, loan in self.loans.items() if k[0] == data.library_id and loan.patron_id == data.patron_id}
+        for loan_key in sorted(mine | set(listed_keys)):
+            loan = self.loans.get(loan_key) or Loan(*loan_key)
+            self._put("loans", self.loans, loan_key, reconcile_loan(loan, snapshot, listed.get(loan_key[1])))
 
-    def reconcile_touched_loans(self, touched: set[tuple[str, str]]) -> None:
+    def reconcile_touched_loans(self) -> None:
         """Re-apply patron snapshots to loans this batch changed, so a late, older event cannot undo them."""
-        repo = self.uow.repo
-        patrons = {(lib, r.patron_id) for (lib, _), r in ((k, self.loans[k]) for k in touched) if r.patron_id}
-        if not patrons:
-            return
+        touched = [k for k in self.dirty["loans"] if self.loans[k].patron_id is not None]
+        patrons = {(k[0], self.loans[k].patron_id) for k in touched}
         missing = [p for p in patrons if p not in self.snapshots]
-        self.snapshots.update(repo.load_snapshots(missing))
+        self.snapshots.update(self.uow.repo.load_states(PatronSnapshotRow, PatronSnapshot, missing))
         for key in touched:
-            row = self.loans[key]
-            snapshot_row = self.snapshots.get((row.library_id, row.patron_id)) if row.patron_id else None
-            if snapshot_row is None:
-                continue
-            snapshot = to_domain(snapshot_row, PatronSnapshot)
-            loan = to_domain(row, Loan)
-            repo.save(row, LoanRow, reconcile_loan(loan, snapshot, snapshot.entry(loan.loan_id)))
+            loan = self.loans[key]
+            snapshot = self.snapshots.get((loan.library_id, loan.patron_id))  # type: ignore[arg-type]
+            if snapshot is not None:
+                self._put("loans", self.loans, key, reconcile_loan(loan, snapshot, snapshot.entry(loan.loan_id)))
+
+    def write(self) -> None:
+        """Write every changed state back: one upsert per table."""
+        repo = self.uow.repo
+        tables: list[tuple[str, type, dict[tuple, Any]]] = [
+            ("loans", LoanRow, self.loans),
+            ("fines", FineRow, self.fines),
+            ("deposits", DepositRow, self.deposits),
+            ("links", PatronLinkRow, self.links),
+            ("snapshots", PatronSnapshotRow, self.snapshots),
+        ]
+        for name, model, store in tables:
+            repo.upsert_states(model, [store[k] for k in sorted(self.dirty[name])])
+        applications = [self.applications[k] for k in sorted(self.dirty["applications"])]
+        repo.upsert_states(ApplicationRow, applications, on_insert={"received_at": self.now.astimezone(UTC)})
 
     def touched_students(self) -> dict[str, _Triggers]:
         """Every student whose state the batch changed, with the events that did."""
@@ -318,12 +334,10 @@ def handle_batch(
     batch = _Batch(uow, fresh, now)
     for event in fresh:
         batch.apply(event)
-    batch.reconcile_touched_loans(
-        {(e.data.library_id, e.data.loan_id) for e in fresh if isinstance(e.data, _LOAN_EVENTS)}
-    )
+    batch.reconcile_touched_loans()
+    batch.write()
     result.applied = len(fresh)
     result.consumed.update(e.type for e in fresh)
-    uow.flush()
     if positions:
         repo.save_positions(positions, now)
 

@@ -117,27 +117,64 @@ class Repository:
     def load_snapshots(self, keys: Iterable[tuple[str, str]]) -> dict[tuple, PatronSnapshotRow]:
         return self._load(PatronSnapshotRow, [PatronSnapshotRow.library_id, PatronSnapshotRow.patron_id], keys)
 
-    def loans_of_patron(self, library_id: str, patron_id: str) -> list[LoanRow]:
-        return list(
-            self.session.scalars(
-                select(LoanRow).where(LoanRow.library_id == library_id, LoanRow.patron_id == patron_id)
-            )
-        )
-
     def add_payment(self, payment: Payment) -> bool:
         """Record a payment; False when the same payment (same stamp) was recorded before."""
-        stmt = self._insert(PaymentRow).values(
-            library_id=payment.library_id,
-            fine_id=payment.fine_id,
-            payment_stamp=payment.payment_stamp,
-            amount=payment.amount,
-        )
+        return bool(self.add_payments([payment]))
+
+    def add_payments(self, payments: Sequence[Payment]) -> set[tuple[str, str, str]]:
+        """Record payments in one statement; return the (library, fine, stamp) of those that were new."""
+        if not payments:
+            return set()
+        table = PaymentRow.__table__
+        rows = [
+            {"library_id": p.library_id, "fine_id": p.fine_id, "payment_stamp": p.payment_stamp, "amount": p.amount}
+            for p in payments
+        ]
+        stmt = self._insert(table).on_conflict_do_nothing()
         # RETURNING, not rowcount: psycopg reports -1 for a skipped ON CONFLICT insert.
-        inserted = self.session.execute(stmt.on_conflict_do_nothing().returning(PaymentRow.payment_stamp))
-        return inserted.first() is not None
+        stmt = stmt.returning(table.c.library_id, table.c.fine_id, table.c.payment_stamp)
+        return {(lib, fine, stamp) for lib, fine, stamp in self.session.execute(stmt, rows)}
 
     def load_applications(self, keys: Iterable[tuple[str]]) -> dict[tuple, ApplicationRow]:
         return self._load(ApplicationRow, [ApplicationRow.application_id], keys)
+
+    def load_states(self, model: type[Base], cls: type[T], keys: Iterable[tuple[Any, ...]]) -> dict[tuple, T]:
+        """Projection states by primary key, read straight into the domain dataclass ``cls``."""
+        table = model.__table__
+        primary = list(table.primary_key.columns)
+        columns = [table.c[f.name] for f in fields(cls)]  # type: ignore[arg-type]
+        loaded: dict[tuple, T] = {}
+        for chunk in _chunks(list(set(keys))):
+            for row in self.session.execute(select(*columns).where(tuple_(*primary).in_(chunk))):
+                state = cls(**row._mapping)
+                loaded[tuple(getattr(state, c.name) for c in primary)] = state
+        return loaded
+
+    def upsert_states(self, model: type[Base], states: Sequence[Any], on_insert: dict[str, Any] | None = None) -> None:
+        """Write projection states back in one statement per table: insert, or update every state column.
+
+        ``on_insert`` columns are set only when the row is new (e.g. when an application arrived).
+        """
+        if not states:
+            return
+        table = model.__table__
+        names = [f.name for f in fields(states[0])]
+        primary = [c.name for c in table.primary_key.columns]
+        rows = [{**{n: getattr(state, n) for n in names}, **(on_insert or {})} for state in states]
+        stmt = self._insert(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=primary, set_={n: stmt.excluded[n] for n in names if n not in primary}
+        )
+        # executemany: psycopg pipelines the rows, SQLite runs them in one call.
+        self.session.execute(stmt, rows)
+
+    def loans_of_patron(self, library_id: str, patron_id: str) -> dict[tuple, Loan]:
+        """Every loan the store knows of one patron at one library."""
+        columns = [LoanRow.__table__.c[f.name] for f in fields(Loan)]
+        rows = self.session.execute(
+            select(*columns).where(LoanRow.library_id == library_id, LoanRow.patron_id == patron_id)
+        )
+        return {(r.library_id, r.loan_id): Loan(**r._mapping) for r in rows}
 
     def save(self, row: Base | None, model: type[R], state: Any) -> R:
         """Write a projected state back, creating its row when new."""
