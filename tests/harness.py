@@ -23,10 +23,13 @@ OUTPUT_TOPICS = (Topic.STATUS, Topic.CERTIFICATES, Topic.DEAD_LETTER)
 
 def settings_for(bootstrap: str, database_url: str, workdir: Path, **overrides: Any) -> Settings:
     """Settings for one isolated run: its own topic prefix, keys and database."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
     values: dict[str, Any] = {
         "kafka_bootstrap_servers": bootstrap,
         "database_url": database_url,
-        "topic_prefix": f"t{uuid.uuid4().hex[:10]}.",
+        "topic_prefix": prefix,
+        # Groups of their own too: a member lingering from an earlier test must not stall this one's joins.
+        "group_id": f"{prefix}graduation-clearance",
         "key_dir": workdir / "keys",
         "topic_partitions": 3,
         "kafka_session_timeout_ms": 6000,

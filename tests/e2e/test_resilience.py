@@ -185,6 +185,7 @@ def test_sigterm_finishes_the_batch_commits_and_a_restart_doubles_nothing(kafka_
         "CLEARANCE_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "CLEARANCE_DATABASE_URL": harness.settings.database_url,
         "CLEARANCE_TOPIC_PREFIX": harness.settings.topic_prefix,
+        "CLEARANCE_GROUP_ID": harness.settings.group_id,
         "CLEARANCE_KEY_DIR": str(harness.settings.key_dir),
         "CLEARANCE_TOPIC_PARTITIONS": "3",
         "CLEARANCE_KAFKA_SESSION_TIMEOUT_MS": "6000",
