@@ -13,12 +13,13 @@ import structlog
 from clearance.commands import register as register_commands
 from clearance.logging import configure_logging
 from clearance.settings import Settings
+from clearance.signing import KeyRingError
 
 
 def load_settings() -> Settings:
     """Settings from the environment, with logging configured by them."""
     settings = Settings()
-    configure_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.log_format, settings.log_level, secrets=settings.secrets())
     return settings
 
 
@@ -35,7 +36,10 @@ def run(migrate: bool) -> None:
     from clearance.service import Service
 
     settings = load_settings()
-    service = Service(settings)
+    try:
+        service = Service(settings)
+    except KeyRingError as exc:
+        raise click.ClickException(str(exc)) from None
     service.prepare(migrate=migrate)
 
     def _stop(signum: int, _frame: object) -> None:

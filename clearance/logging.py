@@ -4,12 +4,41 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import structlog
 
+_SECRET_KEYS = ("password", "secret", "token", "sasl_plain_password")
+_REDACTED = "***"
 
-def configure_logging(fmt: str = "json", level: str = "info") -> None:
-    """Route structlog (and the standard library's loggers) to stderr in ``fmt``."""
+
+class Redactor:
+    """A structlog processor that blanks secret-looking keys and any configured secret value."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        self.secrets = [s for s in secrets if len(s) >= 4]
+
+    def _clean(self, value: Any) -> Any:
+        if isinstance(value, str):
+            for secret in self.secrets:
+                value = value.replace(secret, _REDACTED)
+            return value
+        if isinstance(value, dict):
+            return {k: _REDACTED if _is_secret_key(k) else self._clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return type(value)(self._clean(v) for v in value)
+        return value
+
+    def __call__(self, _logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        return {k: _REDACTED if _is_secret_key(k) else self._clean(v) for k, v in event_dict.items()}
+
+
+def _is_secret_key(key: Any) -> bool:
+    return isinstance(key, str) and any(marker in key.lower() for marker in _SECRET_KEYS)
+
+
+def configure_logging(fmt: str = "json", level: str = "info", secrets: list[str] | None = None) -> None:
+    """Route structlog (and the standard library's loggers) to stderr in ``fmt``; never print ``secrets``."""
     numeric = getattr(logging, level.upper(), logging.INFO)
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
@@ -19,14 +48,20 @@ def configure_logging(fmt: str = "json", level: str = "info") -> None:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    redact = Redactor(secrets or [])
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, structlog.processors.format_exc_info, redact, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(processor=renderer, foreign_pre_chain=shared))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, redact, renderer],
+            foreign_pre_chain=shared,
+        )
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING if numeric < logging.WARNING else numeric)

@@ -60,6 +60,7 @@ class KeySource:
 
     def __init__(self, ring: KeyRing) -> None:
         self.ring = ring
+        ring.check_permissions()
         self._key = ring.signing_key(create=True)
         self._lock = threading.Lock()
 

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from schemas.registry import Topic
 
@@ -19,6 +20,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLEARANCE_", env_file=".env", extra="ignore")
 
     kafka_bootstrap_servers: str = "localhost:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
     database_url: str = "sqlite:///clearance.db"
     topic_prefix: str = ""
     policy_file: Path | None = None
@@ -74,5 +80,27 @@ class Settings(BaseSettings):
         return datetime.now(ZoneInfo(self.timezone))
 
     def kafka_client_options(self) -> dict[str, object]:
-        """Options every Kafka client of the service shares."""
-        return {"bootstrap_servers": self.kafka_bootstrap_servers.split(","), "client_id": "graduation-clearance"}
+        """Options every Kafka client of the service shares, security included (kafka-python's names)."""
+        options: dict[str, object] = {
+            "bootstrap_servers": self.kafka_bootstrap_servers.split(","),
+            "client_id": "graduation-clearance",
+            "security_protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_security_protocol.startswith("SASL"):
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism or "PLAIN"
+            options["sasl_plain_username"] = self.kafka_sasl_username
+            if self.kafka_sasl_password is not None:
+                options["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
+        if self.kafka_ssl_cafile is not None:
+            options["ssl_cafile"] = str(self.kafka_ssl_cafile)
+        return options
+
+    def secrets(self) -> list[str]:
+        """Values that must never appear in a log line."""
+        found = []
+        if self.kafka_sasl_password is not None:
+            found.append(self.kafka_sasl_password.get_secret_value())
+        database_password = make_url(self.database_url).password
+        if database_password:
+            found.append(str(database_password))
+        return [s for s in found if s]

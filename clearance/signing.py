@@ -92,6 +92,15 @@ class KeyRing:
             raise KeyRingError(f"{path} is not an Ed25519 private key")
         return SigningKey(key_id=key_id, private_key=key)
 
+    def check_permissions(self) -> None:
+        """Refuse private keys that others than the owner can read (or a directory others can write)."""
+        exposed = [p.name for p in self._paths().values() if p.stat().st_mode & 0o077]
+        if exposed:
+            raise KeyRingError(
+                f"signing keys readable by others in {self.directory}: {', '.join(exposed)}; "
+                f"run: chmod 600 {self.directory}/*.pem"
+            )
+
     def current_id(self) -> str | None:
         marker = self.directory / "current"
         if marker.is_file():
