@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from harness import Harness, settings_for
 from services import fresh_postgres_database, kafka_broker
 
 from clearance.store.database import make_engine, make_session_factory
@@ -37,3 +38,11 @@ def kafka_bootstrap() -> Iterator[str]:
     """Bootstrap servers of a real broker, shared by the session's tests (topics are prefixed per test)."""
     with kafka_broker() as servers:
         yield servers
+
+
+@pytest.fixture
+def harness(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Harness]:
+    """A harness for a service the test starts itself (SQLite, its own topics and groups)."""
+    h = Harness(settings_for(kafka_bootstrap, f"sqlite:///{tmp_path / 'clearance.db'}", tmp_path))
+    yield h
+    h.stop()

@@ -27,11 +27,3 @@ def shared_service(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactor
     harness.start()
     yield harness
     harness.stop()
-
-
-@pytest.fixture
-def harness(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Harness]:
-    """A harness whose service the test starts itself (with its own database or settings)."""
-    h = Harness(settings_for(kafka_bootstrap, f"sqlite:///{tmp_path / 'clearance.db'}", tmp_path))
-    yield h
-    h.stop()

@@ -1,4 +1,4 @@
-"""Freshness gate and reconciliation: applied positions, arrival and staleness, patron snapshots, payments.
+"""Freshness gate, reconciliation and replay: positions, arrival and staleness, snapshots, payments, replays.
 
 Revision ID: 0002
 Revises: 0001
@@ -29,6 +29,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("stale_sources", sa.Text(), nullable=True))
     with op.batch_alter_table("fines", schema=None) as batch_op:
         batch_op.add_column(sa.Column("waived_stamp", sa.String(length=1300), nullable=True))
+    with op.batch_alter_table("dead_letters", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("replayed_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("replay_count", sa.Integer(), nullable=False, server_default="0"))
     op.create_table(
         "fine_payments",
         sa.Column("library_id", sa.String(length=200), nullable=False),
@@ -53,6 +56,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("patron_snapshots")
     op.drop_table("fine_payments")
+    with op.batch_alter_table("dead_letters", schema=None) as batch_op:
+        batch_op.drop_column("replay_count")
+        batch_op.drop_column("replayed_at")
     with op.batch_alter_table("fines", schema=None) as batch_op:
         batch_op.drop_column("waived_stamp")
     with op.batch_alter_table("applications", schema=None) as batch_op:
