@@ -101,6 +101,26 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _storable(value: Any) -> bool:
+    """Whether every string in a JSON value is text a database can keep: no lone surrogates, no NUL."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return False
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True
+
+
 def parse_event(value: bytes | None, topic: Topic | None = None) -> InboundEvent:
     """Validate a record value as an inbound CloudEvent of a known type.
 
@@ -116,6 +136,8 @@ def parse_event(value: bytes | None, topic: Topic | None = None) -> InboundEvent
         raise InvalidEvent(ErrorKind.INVALID_JSON, f"not UTF-8 JSON: {exc}") from None
     if not isinstance(raw, dict):
         raise InvalidEvent(ErrorKind.NOT_CLOUDEVENT, "a CloudEvent is a JSON object")
+    if not _storable(raw):
+        raise InvalidEvent(ErrorKind.SCHEMA_VIOLATION, "text contains a NUL character or a lone surrogate")
     try:
         envelope = CloudEvent.model_validate(raw)
     except ValidationError as exc:
