@@ -38,7 +38,10 @@ class _Outputs:
             bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None, enable_auto_commit=False
         )
         topics = [settings.topic(Topic.STATUS), settings.topic(Topic.CERTIFICATES)]
-        self.consumer.assign([TopicPartition(t, p) for t in topics for p in range(settings.topic_partitions)])
+        # Partitions as the broker has them: a topic may predate this run's partition setting.
+        self.consumer.assign(
+            [TopicPartition(t, p) for t in topics for p in sorted(self.consumer.partitions_for_topic(t) or ())]
+        )
         self.consumer.seek_to_beginning()
         self.statuses: dict[str, list[dict[str, Any]]] = {}
         self.issued: dict[str, dict[str, Any]] = {}

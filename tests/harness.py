@@ -132,19 +132,38 @@ class Harness:
             self._reader = KafkaConsumer(
                 bootstrap_servers=self.settings.kafka_bootstrap_servers, group_id=None, enable_auto_commit=False
             )
-            partitions = [
-                TopicPartition(self.settings.topic(t), p)
-                for t in OUTPUT_TOPICS
-                for p in range(self.settings.topic_partitions)
-            ]
-            self._reader.assign(partitions)
-            self._reader.seek_to_beginning()
+            self._assigned: set[TopicPartition] = set()
+            self._seen: set[tuple[str, int, int]] = set()
+        self._assign_new_partitions()
         for tp, records in self._reader.poll(timeout_ms=200).items():
             topic = self.settings.logical_topic(tp.topic)
             assert topic is not None
             for r in records:
+                if (tp.topic, r.partition, r.offset) in self._seen:
+                    continue  # a fetch repeated around an offset reset
+                self._seen.add((tp.topic, r.partition, r.offset))
                 headers = {k: v for k, v in r.headers}
                 self.received.append(Received(topic, r.key, r.value, headers, r.partition, r.offset))
+
+    def _assign_new_partitions(self) -> None:
+        # The partitions come from the broker, not from the settings: a broker that auto-creates
+        # topics (Tansu makes four partitions) may have made an output topic before the service did.
+        assert self._reader is not None
+        current: set[TopicPartition] = set()
+        for t in OUTPUT_TOPICS:
+            name = self.settings.topic(t)
+            current.update(TopicPartition(name, p) for p in self._reader.partitions_for_topic(name) or ())
+        new = current - self._assigned
+        if new:
+            self._assigned |= new
+            self._reader.assign(sorted(self._assigned))
+            self._reader.seek_to_beginning(*sorted(new))
+
+    def restart_reader(self) -> None:
+        """Read the output topics afresh (after a broker restart)."""
+        if self._reader is not None:
+            self._reader.close()
+        self._reader = None
 
     def wait_for(self, condition: Callable[[list[Received]], Any], timeout: float = 40.0, what: str = "") -> Any:
         """Read output until ``condition`` returns something truthy; fail after ``timeout``."""
@@ -163,8 +182,12 @@ class Harness:
         while time.monotonic() < deadline:
             self._read()
 
-    def summary(self) -> list[tuple[str, str | None]]:
-        return [(r.type, (r.key or b"").decode(errors="replace")) for r in self.received]
+    def summary(self) -> str:
+        counts: dict[str, int] = {}
+        for r in self.received:
+            counts[r.type] = counts.get(r.type, 0) + 1
+        last = [(r.type, (r.key or b"").decode(errors="replace")) for r in self.received[-8:]]
+        return f"{counts}, the last: {last}"
 
     # -- views ---------------------------------------------------------------
 
