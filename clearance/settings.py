@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # than the inbound topics' retention so that no record still in Kafka loses its inbox id.
     retention_days: float = Field(default=35.0, gt=0)
     prune_interval_seconds: float = Field(default=3600.0, gt=0)
+    # Prometheus metrics and the /livez and /readyz checks; 0 turns the endpoint off.
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    metrics_host: str = "0.0.0.0"
 
     @field_validator("timezone")
     @classmethod
