@@ -56,6 +56,7 @@ from clearance.store.tables import (
     PatronSnapshotRow,
 )
 from clearance.store.unit_of_work import UnitOfWork
+from clearance.verification.token import new_verification_token
 from schemas import inbound
 from schemas.outbound import CertificateRevoked, Reason, ReasonCode, Status, StatusChanged
 from schemas.registry import InboundEvent, Topic
@@ -557,6 +558,7 @@ def _issue(
             key_id=key.key_id,
             issued_at=datetime.fromisoformat(document["issued_at"]),
             document=json.dumps(issued, ensure_ascii=False, sort_keys=True),
+            verification_token=new_verification_token(),
         )
     )
     return cloud_event("clearance.certificate.issued", ctx.issuer, application.student_id, now, issued)

@@ -26,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from clearance.projections import DepositState, LoanStatus
 from clearance.store.types import DecimalString, IsoDateTime
+from clearance.verification.token import new_verification_token
 from schemas.outbound import Status
 
 NAMING = {
@@ -195,6 +196,9 @@ class CertificateRow(Base):
     document: Mapped[str] = mapped_column(Text)
     revoked_at: Mapped[datetime | None] = mapped_column(IsoDateTime)
     revocation_reason: Mapped[str | None] = mapped_column(Text)
+    # Opens the certificate's public page (its QR code); never part of the signed document.
+    # The default covers rows stored by tools and tests; the handler sets it when it issues.
+    verification_token: Mapped[str] = mapped_column(String(64), default=new_verification_token)
 
 
 class CounterRow(Base):
