@@ -85,6 +85,21 @@ def schemas_export(directory: Path) -> None:
         click.echo(str(path))
 
 
+@schemas.command("asyncapi")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write here, not to stdout.")
+def schemas_asyncapi(output: Path | None) -> None:
+    """Write the AsyncAPI 3.0 document of every topic, operation and message (JSON)."""
+    from schemas.asyncapi import asyncapi_document, render
+
+    text = render(asyncapi_document())
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        click.echo(str(output))
+
+
 @main.group()
 def keys() -> None:
     """Signing keys (CLEARANCE_KEY_DIR)."""
@@ -99,6 +114,37 @@ def keys_jwks() -> None:
     ring = KeyRing(settings.key_dir)
     ring.signing_key(create=True)
     click.echo(json.dumps(ring.jwks(), indent=2))
+
+
+@keys.command("rotate")
+@click.option("--key-id", help="Id of the new key (default: <year>-<n>).")
+def keys_rotate(key_id: str | None) -> None:
+    """Make a new key the signing key; earlier keys stay in the JWK Set."""
+    from clearance.keyrotation import rotate
+    from clearance.signing import KeyRing
+
+    ring = KeyRing(load_settings().key_dir)
+    previous = ring.current_id()
+    try:
+        key = rotate(ring, key_id)
+    except KeyRingError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"signing key is now {key.key_id} (was {previous or 'none'}); JWK Set: {', '.join(ring.key_ids())}")
+
+
+@keys.command("retire")
+@click.argument("key_id")
+def keys_retire(key_id: str) -> None:
+    """Withdraw KEY_ID from the JWK Set: certificates it signed no longer verify."""
+    from clearance.keyrotation import retire
+    from clearance.signing import KeyRing
+
+    ring = KeyRing(load_settings().key_dir)
+    try:
+        retire(ring, key_id)
+    except KeyRingError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"retired {key_id}; JWK Set: {', '.join(ring.key_ids())}")
 
 
 @main.command()
