@@ -594,8 +594,10 @@ def _enqueue(
             type=message.type,
             student_id=application.student_id,
             application_id=application.application_id,
-            created_at=now,
-            trigger_time=trigger_time,
+            # In UTC: SQLite keeps the wall time and drops the offset, and latency and backlog age
+            # are computed from these two.
+            created_at=now.astimezone(UTC),
+            trigger_time=trigger_time.astimezone(UTC) if trigger_time is not None else None,
         )
     )
 
@@ -628,7 +630,7 @@ def _dead_letter(uow: UnitOfWork, letter: DeadLetter, now: datetime, result: Bat
             value=letter.value,
             headers=json.dumps([[k, v.decode("utf-8", "replace")] for k, v in headers]),
             type="dead-letter",
-            created_at=now,
+            created_at=now.astimezone(UTC),
         )
     )
     result.dead_lettered += 1

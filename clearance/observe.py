@@ -36,6 +36,10 @@ class Observer(Protocol):
 
     def published(self, messages: Sequence[Published]) -> None: ...
 
+    def swept(self, result: BatchResult) -> None:
+        """The freshness sweeper decided about applications the gate held."""
+        ...
+
 
 class NullObserver:
     """Observes nothing."""
@@ -47,4 +51,7 @@ class NullObserver:
         return None
 
     def published(self, messages: Sequence[Published]) -> None:
+        return None
+
+    def swept(self, result: BatchResult) -> None:
         return None

@@ -12,6 +12,7 @@ import structlog
 from sqlalchemy import Engine
 
 from clearance.handlers import Context
+from clearance.metrics import ServiceMetrics
 from clearance.observe import NullObserver, Observer
 from clearance.policy import Policy, PolicyError, load_policy
 from clearance.settings import Settings
@@ -20,6 +21,7 @@ from clearance.store.database import make_engine, make_session_factory
 from clearance.store.migrate import upgrade
 from consumers.loop import ConsumerLoop
 from consumers.sweeper import PendingSweeper
+from consumers.watermarks import TopicWatermarks
 from producers.relay import OutboxRelay
 from producers.topics import ensure_topics
 from schemas.registry import INBOUND_TOPICS
@@ -92,6 +94,10 @@ class Service:
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self.observer: Observer = NullObserver()
+        self.metrics: ServiceMetrics | None = None
+        if settings.metrics_port:
+            self.metrics = ServiceMetrics(settings, self.session_factory, TopicWatermarks(settings))
+            self.observer = self.metrics.observer
 
     def prepare(self, migrate: bool = True) -> None:
         """Migrate the database and create missing topics."""
@@ -108,10 +114,14 @@ class Service:
                 self.settings, topic, self.session_factory, self.context, self.stop_event, observer=self.observer
             )
             self._spawn(f"consume-{topic.value}", loop.run)
-        sweeper = PendingSweeper(self.settings, self.session_factory, self.context, self.stop_event)
+        sweeper = PendingSweeper(
+            self.settings, self.session_factory, self.context, self.stop_event, observer=self.observer
+        )
         self._spawn("freshness-sweeper", sweeper.run)
         relay = OutboxRelay(self.settings, self.session_factory, self.stop_event, observer=self.observer)
         self._spawn("relay", relay.run)
+        if self.metrics is not None:
+            self.metrics.start(self.stop_event, lambda: {t.name: t.is_alive() for t in self.threads})
         log.info(
             "service_started",
             bootstrap=self.settings.kafka_bootstrap_servers,
@@ -142,6 +152,8 @@ class Service:
         for thread in self.threads:
             thread.join(timeout)
         self.threads.clear()
+        if self.metrics is not None:
+            self.metrics.close()
         log.info("service_stopped")
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ from kafka.errors import KafkaError
 from sqlalchemy.orm import Session, sessionmaker
 
 from clearance.handlers import Context, handle_pending
+from clearance.observe import NullObserver, Observer
 from clearance.settings import Settings
 from clearance.store.unit_of_work import UnitOfWork
 from consumers.backoff import Backoff
@@ -22,13 +23,19 @@ class PendingSweeper:
     """Looks for held applications every ``freshness_sweep_seconds`` until ``stop`` is set."""
 
     def __init__(
-        self, settings: Settings, session_factory: sessionmaker[Session], context: Context, stop: threading.Event
+        self,
+        settings: Settings,
+        session_factory: sessionmaker[Session],
+        context: Context,
+        stop: threading.Event,
+        observer: Observer | None = None,
     ) -> None:
         self.settings = settings
         self.session_factory = session_factory
         self.context = context
         self.stop = stop
         self.backoff = Backoff(settings.retry_initial_seconds, settings.retry_max_seconds)
+        self.observer: Observer = observer or NullObserver()
 
     def run(self) -> None:
         """Sweep until stopped."""
@@ -63,6 +70,7 @@ class PendingSweeper:
             result = handle_pending(uow, self.context, sources)
             uow.commit()
         if result.decisions:
+            self.observer.swept(result)
             log.info(
                 "pending_swept", decisions=result.decisions, issued=len(result.issued), outcomes=dict(result.outcomes)
             )

@@ -39,6 +39,8 @@ def settings_for(bootstrap: str, database_url: str, workdir: Path, **overrides: 
         "retry_initial_seconds": 0.2,
         "retry_max_seconds": 2.0,
         "log_format": "console",
+        # No metrics endpoint unless a test asks for one on a free port: services in one process would share 9464.
+        "metrics_port": 0,
     }
     values.update(overrides)
     return Settings(**values)
