@@ -116,6 +116,37 @@ def keys_jwks() -> None:
     click.echo(json.dumps(ring.jwks(), indent=2))
 
 
+@keys.command("rotate")
+@click.option("--key-id", help="Id of the new key (default: <year>-<n>).")
+def keys_rotate(key_id: str | None) -> None:
+    """Make a new key the signing key; earlier keys stay in the JWK Set."""
+    from clearance.keyrotation import rotate
+    from clearance.signing import KeyRing
+
+    ring = KeyRing(load_settings().key_dir)
+    previous = ring.current_id()
+    try:
+        key = rotate(ring, key_id)
+    except KeyRingError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"signing key is now {key.key_id} (was {previous or 'none'}); JWK Set: {', '.join(ring.key_ids())}")
+
+
+@keys.command("retire")
+@click.argument("key_id")
+def keys_retire(key_id: str) -> None:
+    """Withdraw KEY_ID from the JWK Set: certificates it signed no longer verify."""
+    from clearance.keyrotation import retire
+    from clearance.signing import KeyRing
+
+    ring = KeyRing(load_settings().key_dir)
+    try:
+        retire(ring, key_id)
+    except KeyRingError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"retired {key_id}; JWK Set: {', '.join(ring.key_ids())}")
+
+
 @main.command()
 @click.option("--students", default=300, show_default=True, help="How many students apply.")
 @click.option("--out", "out_dir", default="clearance-demo", show_default=True, type=click.Path(path_type=Path))
