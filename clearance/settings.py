@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     timezone: str = "Asia/Jakarta"
+    # Printed on the PDF certificate and the verification page; the QR code opens VERIFY_BASE_URL/c/<number>.
+    university_name: str = "Universitas Nusantara"
+    library_name: str = "UPT Perpustakaan"
+    verify_base_url: str = "http://localhost:8000"
 
     topic_partitions: int = Field(default=6, ge=1)
     topic_replication_factor: int = Field(default=1, ge=1)
