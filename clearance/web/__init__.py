@@ -1,0 +1,1 @@
+"""The HTTP verification service (``clearance serve``)."""
