@@ -20,6 +20,7 @@ import click
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from clearance.broker import EmbeddedBroker
+from clearance.documents import write_pdfs
 from clearance.eventfactory import record_of, topic_of
 from clearance.logging import configure_logging
 from clearance.service import Service
@@ -240,6 +241,7 @@ def _summarise(period: GraduationPeriod, settings: Settings, outputs: _Outputs, 
         )
         invalid += not verify(data["certificate"], data["proof"], jwks)[0]
     (out_dir / "jwks.json").write_text(json.dumps(jwks, indent=2) + "\n", encoding="utf-8")
+    pdfs = write_pdfs(settings, certificates_dir)  # the letters, each with a QR code to its verification page
 
     click.echo("")
     click.echo(f"Decided {len(students)} applications in {seconds:.1f} s.")
@@ -277,7 +279,7 @@ def _summarise(period: GraduationPeriod, settings: Settings, outputs: _Outputs, 
         ],
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    click.echo(f"Certificates: {certificates_dir}  (public keys: {out_dir / 'jwks.json'})")
+    click.echo(f"Certificates: {certificates_dir}, JSON and {len(pdfs)} PDFs  (public keys: {out_dir / 'jwks.json'})")
     if mismatches or invalid:
         click.echo(f"MISMATCH: {len(mismatches)} outcomes differ from the simulation's; see {out_dir / 'summary.json'}")
         for m in summary["mismatches"][:10]:

@@ -10,7 +10,7 @@ import pypdfium2 as pdfium
 from click.testing import CliRunner
 
 from clearance.cli import main
-from clearance.documents import verification_url
+from clearance.documents import verification_url, write_pdfs
 from clearance.verification.token import page_url
 
 A4_POINTS = (595.28, 841.89)
@@ -75,3 +75,12 @@ def test_english_on_request(issuer, settings, cli_env, tmp_path) -> None:
 def test_a_name_beyond_latin_1_prints_as_written(issuer, cli_env, tmp_path) -> None:
     number = issuer.clear("2019100777", "Nguyễn Thị Ŀan Şükrü")
     assert "Nguyễn Thị Ŀan Şükrü" in _text(_pdf(number, cli_env, tmp_path / "c.pdf"))
+
+
+def test_the_demo_writes_one_pdf_per_certificate_that_holds(issuer, settings, tmp_path) -> None:
+    kept = issuer.clear("2019100001", "Siti Rahmawati")
+    issuer.clear("2019100002", "Budi Santoso")
+    issuer.withdraw("2019100002")
+    written = write_pdfs(settings, tmp_path / "certificates")
+    assert [p.name for p in written] == [kept.replace("/", "_") + ".pdf"]
+    assert _qr(pdfium.PdfDocument(written[0])) == verification_url(settings, issuer.record(kept))
