@@ -114,7 +114,6 @@ class ConsumerLoop:
         self.backoff.reset()
         self.log.info("consumer_started", group_id=self.group_id())
         try:
-            self.offsets.bind(consumer)
             while not self.stop.is_set():
                 batch = consumer.poll(timeout_ms=self.settings.poll_timeout_ms)
                 if batch:
@@ -123,6 +122,7 @@ class ConsumerLoop:
                     self._report_idle_positions(consumer)
         finally:
             consumer.close(autocommit=False)
+            self.offsets.close()
             self.log.info("consumer_stopped")
 
     def process(self, consumer: KafkaConsumer, batch: dict[TopicPartition, list[Any]]) -> bool:

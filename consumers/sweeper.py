@@ -5,8 +5,6 @@ from __future__ import annotations
 import threading
 
 import structlog
-from kafka import KafkaConsumer
-from kafka.errors import KafkaError
 from sqlalchemy.orm import Session, sessionmaker
 
 from clearance.handlers import Context, handle_pending
@@ -39,26 +37,19 @@ class PendingSweeper:
 
     def run(self) -> None:
         """Sweep until stopped."""
-        consumer: KafkaConsumer | None = None
-        while not self.stop.is_set():
-            try:
-                if consumer is None:
-                    consumer = KafkaConsumer(
-                        **self.settings.kafka_client_options(), group_id=None, enable_auto_commit=False
-                    )
-                self.sweep(SourceOffsetReader(self.settings, consumer))
-                self.backoff.reset()
-                self.stop.wait(self.settings.freshness_sweep_seconds)
-            except KafkaError as exc:
-                delay = self.backoff.next_delay()
-                log.warning("sweep_failed", error=repr(exc)[:200], retry_in=round(delay, 2))
-                self.stop.wait(delay)
-            except Exception as exc:
-                delay = self.backoff.next_delay()
-                log.warning("sweep_failed", error=repr(exc)[:200], retry_in=round(delay, 2))
-                self.stop.wait(delay)
-        if consumer is not None:
-            consumer.close()
+        reader = SourceOffsetReader(self.settings)
+        try:
+            while not self.stop.is_set():
+                try:
+                    self.sweep(reader)
+                    self.backoff.reset()
+                    self.stop.wait(self.settings.freshness_sweep_seconds)
+                except Exception as exc:  # an outage of either the broker or the database: wait it out
+                    delay = self.backoff.next_delay()
+                    log.warning("sweep_failed", error=repr(exc)[:200], retry_in=round(delay, 2))
+                    self.stop.wait(delay)
+        finally:
+            reader.close()
 
     def sweep(self, reader: SourceOffsetReader) -> int:
         """Re-evaluate held applications once; return how many decisions were made."""

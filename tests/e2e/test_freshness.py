@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
-from harness import Harness
+from harness import Harness, settings_for
+from kafka import KafkaProducer
 from timeline import T0
 
 from clearance.eventfactory import EventFactory
+from consumers.offsets import SourceOffsetReader
+from producers.topics import ensure_topics
+from schemas.registry import Topic
 
 pytestmark = pytest.mark.kafka
 
@@ -37,3 +42,28 @@ def test_an_application_consumed_before_an_earlier_loan_does_not_clear(harness: 
     assert "cleared" not in statuses
     assert harness.certificates("SF") == []
     assert harness.statuses("APP-F")[-1]["reasons"][0]["code"] == "OUTSTANDING_LOAN"
+
+
+def test_the_source_reader_finds_the_end_past_a_batch_of_many_records(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """The gate's end offsets count every published record, not only the first of the last batch.
+
+    Tansu answers ListOffsets(latest) with the last batch's base offset plus one;
+    trusted, it would call a source current with most of its last batch unapplied.
+    """
+    settings = settings_for(kafka_bootstrap, "sqlite://", tmp_path)
+    ensure_topics(settings)
+    circulation = settings.topic(Topic.CIRCULATION)
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=200)
+    for batch in (25, 1, 7):  # each flush closes one record batch
+        for _ in range(batch):
+            producer.send(circulation, partition=0, key=b"P1", value=b"{}")
+        producer.flush()
+    producer.close()
+    reader = SourceOffsetReader(settings)
+    try:
+        snapshot = reader.snapshot()
+    finally:
+        reader.close()
+    assert snapshot.end_offsets is not None
+    assert snapshot.end_offsets[(Topic.CIRCULATION.value, 0)] == 33
+    assert snapshot.end_offsets[(Topic.DEPOSITS.value, 0)] == 0
