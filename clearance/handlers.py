@@ -179,6 +179,7 @@ class _Batch:
         self.new_payments = repo.add_payments(payments)
         self.students: dict[str, _Triggers] = defaultdict(_Triggers)
         self.patrons: dict[tuple[str, str], _Triggers] = defaultdict(_Triggers)
+        self.trainings: list[Training] = []
 
     def _put(self, table: str, store: dict[tuple, Any], key: tuple, state: Any) -> None:
         if store.get(key) != state:
@@ -186,7 +187,7 @@ class _Batch:
             self.dirty[table].add(key)
 
     def apply(self, event: InboundEvent) -> None:
-        data, envelope, repo = event.data, event.envelope, self.uow.repo
+        data, envelope = event.data, event.envelope
         if isinstance(data, _LOAN_EVENTS):
             key = (data.library_id, data.loan_id)
             loan = apply_loan(self.loans.get(key) or Loan(*key), envelope, data)
@@ -211,7 +212,7 @@ class _Batch:
         elif isinstance(data, inbound.PatronSnapshot):
             self._apply_snapshot(event, data)
         elif isinstance(data, inbound.TrainingCompleted):
-            repo.add_training(Training(data.library_id, data.patron_id, data.course, data.completed_at))
+            self.trainings.append(Training(data.library_id, data.patron_id, data.course, data.completed_at))
             self.patrons[(data.library_id, data.patron_id)].add(envelope.id, envelope.time)
         elif isinstance(data, _DEPOSIT_EVENTS):
             key = (data.deposit_id,)
@@ -274,6 +275,7 @@ class _Batch:
             repo.upsert_states(model, [store[k] for k in sorted(self.dirty[name])])
         applications = [self.applications[k] for k in sorted(self.dirty["applications"])]
         repo.upsert_states(ApplicationRow, applications, on_insert={"received_at": self.now.astimezone(UTC)})
+        repo.add_trainings(self.trainings)
 
     def touched_students(self) -> dict[str, _Triggers]:
         """Every student whose state the batch changed, with the events that did."""

@@ -38,4 +38,5 @@ class UnitOfWork:
 
     def flush(self) -> None:
         assert self.session is not None
+        self.repo.write_pending()
         self.session.flush()
