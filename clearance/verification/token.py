@@ -28,8 +28,8 @@ def new_verification_token() -> str:
 def tokens_match(expected: str | None, given: str | None) -> bool:
     """Whether ``given`` is ``expected``, compared in constant time; a missing value never matches."""
     reference = (expected or _DECOY).encode("utf-8")
-    candidate = (given or "")[:MAX_TOKEN_LENGTH].encode("utf-8", "replace")
-    same = hmac.compare_digest(reference, candidate)
+    candidate = given if given is not None and len(given) <= MAX_TOKEN_LENGTH else ""
+    same = hmac.compare_digest(reference, candidate.encode("utf-8", "replace"))
     return same and bool(expected) and bool(given)
 
 

@@ -97,7 +97,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     )
 
     def lookup(number: str) -> register.Record | None:
-        if not number or len(number) > MAX_NUMBER_LENGTH:
+        # No number has control characters (PostgreSQL would refuse a NUL rather than find nothing).
+        if not number or len(number) > MAX_NUMBER_LENGTH or not number.isprintable():
             return None
         with sessions() as session:
             return register.find(session, number)
