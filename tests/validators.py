@@ -34,3 +34,29 @@ def node_tool(name: str, package: str) -> list[str]:
 def run(command: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
     """Run a validator and keep its output for the assertion message."""
     return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, **kwargs)
+
+
+def check_cli_invocation(args: list[str]) -> None:
+    """Fail unless ``clearance ARGS`` names a real command with real options (as a manifest runs it)."""
+    import click
+
+    from clearance.cli import main
+
+    command: click.Command = main
+    words = list(args)
+    while isinstance(command, click.Group) and words and not words[0].startswith("-"):
+        name = words.pop(0)
+        sub = command.get_command(click.Context(command), name)
+        assert sub is not None, f"`clearance {' '.join(args)}`: no command {name!r}"
+        command = sub
+    options = {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+    for word in words:
+        if word.startswith("-"):
+            assert word.split("=")[0] in options, f"`clearance {' '.join(args)}`: no option {word}"
+
+
+def settings_names() -> set[str]:
+    """Every environment variable the service reads (``CLEARANCE_<FIELD>``)."""
+    from clearance.settings import Settings
+
+    return {f"CLEARANCE_{name.upper()}" for name in Settings.model_fields}
