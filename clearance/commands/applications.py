@@ -7,11 +7,10 @@ from typing import Any
 
 import click
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
-from clearance.commands.status import console
+from clearance.commands.status import console, read_store
 from clearance.store import inspection
-from clearance.store.database import make_engine, make_session_factory
-from clearance.store.unit_of_work import UnitOfWork
 
 _STATUS_STYLE = {"cleared": "green", "blocked": "red", "pending": "yellow", "revoked": "magenta", "withdrawn": "dim"}
 
@@ -63,17 +62,10 @@ def applications_show(student_id: str) -> None:
     from clearance.cli import load_settings
 
     settings = load_settings()
-    engine = make_engine(settings.database_url)
-    try:
-        with UnitOfWork(make_session_factory(engine)) as uow:
-            assert uow.session is not None
-            report = inspection.student_report(uow.session, student_id)
-    finally:
-        engine.dispose()
+    report = read_store(settings.database_url, lambda session: inspection.student_report(session, student_id))
     if not report.known:
-        raise click.ClickException(
-            f"no application, patron link or deposit of student {student_id!r} in {engine.url.database}"
-        )
+        database = make_url(settings.database_url).render_as_string(hide_password=True)
+        raise click.ClickException(f"no application, patron link or deposit of student {student_id!r} in {database}")
     out = console()
     out.print(f"[bold]Student {report.student_id}[/bold]" + (f" - {report.full_name}" if report.full_name else ""))
 

@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import click
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from clearance.store import inspection
 from clearance.store.database import make_engine, make_session_factory
 from clearance.store.unit_of_work import UnitOfWork
 from schemas.registry import INBOUND_TOPICS, Topic
 
+T = TypeVar("T")
+
 
 def console() -> Console:
     """A console as wide as the terminal, or wide enough not to wrap when output is piped."""
     out = Console()
     return out if out.is_terminal else Console(width=200)
+
+
+def read_store(database_url: str, reader: Callable[[Session], T]) -> T:
+    """Run ``reader`` in a read-only transaction; a database that cannot be read is a clear error, not a trace."""
+    engine = make_engine(database_url)
+    try:
+        with UnitOfWork(make_session_factory(engine)) as uow:
+            assert uow.session is not None
+            return reader(uow.session)
+    except SQLAlchemyError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        raise click.ClickException(f"cannot read the database at {where}: {str(exc).splitlines()[0]}") from None
+    finally:
+        engine.dispose()
 
 
 def _ago(moment: datetime | None, now: datetime) -> str:
@@ -36,13 +56,7 @@ def status(broker: bool, timeout: float) -> None:
     from clearance.cli import load_settings
 
     settings = load_settings()
-    engine = make_engine(settings.database_url)
-    try:
-        with UnitOfWork(make_session_factory(engine)) as uow:
-            assert uow.session is not None
-            state = inspection.service_status(uow.session)
-    finally:
-        engine.dispose()
+    state = read_store(settings.database_url, inspection.service_status)
     now = datetime.now(UTC)
     out = console()
 

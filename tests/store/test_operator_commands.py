@@ -166,3 +166,12 @@ def test_status_shows_lag_per_partition_from_the_broker_and_the_stored_positions
     assert by_partition[(f"{prefix}library.circulation", "0")] == ["1", "4", "3"]
     assert by_partition[(f"{prefix}library.circulation", "1")] == ["-", "0", "0"]
     assert by_partition[(f"{prefix}graduation.applications", "0")] == ["-", "0", "0"]
+
+
+def test_an_unreachable_database_is_a_clear_error_not_a_traceback() -> None:
+    url = f"postgresql://clearance:s3cret@127.0.0.1:{_closed_port()}/clearance"
+    for args in (["status", "--no-broker"], ["applications", "show", "S1"]):
+        result = CliRunner().invoke(main, args, env={"CLEARANCE_DATABASE_URL": url})
+        assert result.exit_code == 1, result.output
+        assert "Error: cannot read the database at postgresql+psycopg://clearance:***@127.0.0.1" in result.output
+        assert "s3cret" not in result.output and "Traceback" not in result.output
