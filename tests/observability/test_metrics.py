@@ -240,3 +240,32 @@ class _AnsweringBroker:
 
     def close(self) -> None:
         return None
+
+
+def test_a_taken_metrics_port_is_logged_and_readiness_fails_during_shutdown(tmp_path: Path) -> None:
+    import threading
+
+    from clearance.metrics import ServiceMetrics
+
+    port = _free_port()
+    settings = settings_for("127.0.0.1:1", f"sqlite:///{tmp_path / 'c.db'}", tmp_path, metrics_port=port)
+    settings = settings.model_copy(update={"metrics_host": "127.0.0.1"})
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    stop = threading.Event()
+    first = ServiceMetrics(settings, make_session_factory(engine), _AnsweringBroker())
+    second = ServiceMetrics(settings, make_session_factory(engine), _AnsweringBroker())
+    try:
+        first.start(stop, dict)
+        second.start(stop, dict)  # the port is taken: no exception, no endpoint
+        assert first.port == port and second.port is None
+        assert httpx.get(f"http://127.0.0.1:{port}/livez", timeout=5).status_code == 200
+        stop.set()  # shutting down: no longer ready, still alive
+        readyz = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
+        assert readyz.status_code == 503 and readyz.json()["checks"]["stopping"] is True
+        assert httpx.get(f"http://127.0.0.1:{port}/livez", timeout=5).status_code == 200
+    finally:
+        stop.set()
+        first.close()
+        second.close()
+        engine.dispose()
