@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from clearance.observe import Published
 from clearance.settings import Settings
 from clearance.store import inspection
+from clearance.store.inspection import as_utc
 from clearance.store.unit_of_work import UnitOfWork
 from schemas.registry import Topic
 
@@ -54,11 +55,6 @@ log = structlog.get_logger("clearance.metrics")
 # From a few hundred milliseconds (the fact arrives, the decision is published) to days (a
 # blocked student returns the last book long after applying: latency runs from that return).
 LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 6 * 3600, 24 * 3600, 7 * 24 * 3600)
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands timezone-aware columns back naive; the outbox writes them in UTC.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class PrometheusObserver:
@@ -131,7 +127,7 @@ class PrometheusObserver:
         for message in messages:
             self.published_messages.labels(topic=self._deployed(message.topic), type=message.type).inc()
             if message.trigger_time is not None:
-                seconds = (_utc(message.published_at) - _utc(message.trigger_time)).total_seconds()
+                seconds = (as_utc(message.published_at) - as_utc(message.trigger_time)).total_seconds()
                 # A source clock ahead of ours gives a negative span: count it as immediate.
                 self.latency.labels(type=message.type).observe(max(0.0, seconds))
 

@@ -33,8 +33,8 @@ from clearance.store.tables import (
 from schemas.outbound import Status
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes for timezone-aware columns; they were stored in UTC.
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A stored timestamp as an aware one (SQLite returns the UTC times it was given naive)."""
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=UTC)
@@ -74,7 +74,7 @@ def outbox_backlog(session: Session) -> OutboxBacklog:
         .where(OutboxRow.published_at.is_(None))
         .group_by(OutboxRow.topic)
     ).all()
-    oldest = [_utc(r[2]) for r in rows if r[2] is not None]
+    oldest = [as_utc(r[2]) for r in rows if r[2] is not None]
     return OutboxBacklog(
         count=sum(int(r[1]) for r in rows),
         oldest_created_at=min(oldest) if oldest else None,
@@ -122,7 +122,7 @@ def service_status(session: Session) -> ServiceStatus:
         applications=application_counts(session),
         dead_letters=by_kind,
         dead_letters_unreplayed=unreplayed,
-        pending_since=_utc(pending_since),
+        pending_since=as_utc(pending_since),
     )
 
 
@@ -242,7 +242,7 @@ def student_report(session: Session, student_id: str, dead_letter_limit: int = 2
                 graduation_period=row.graduation_period,
                 status=Status(row.status).value,
                 reasons=json.loads(row.reasons or "[]"),
-                evaluated_at=_utc(row.evaluated_at),
+                evaluated_at=as_utc(row.evaluated_at),
                 withdrawn=bool(row.withdrawn),
                 stale_sources=row.stale_sources,
                 certificate_number=certificate.number if certificate else None,
