@@ -242,7 +242,8 @@ def student_report(session: Session, student_id: str, dead_letter_limit: int = 2
                 graduation_period=row.graduation_period,
                 status=Status(row.status).value,
                 reasons=json.loads(row.reasons or "[]"),
-                evaluated_at=as_utc(row.evaluated_at),
+                # As stored: on SQLite the service's local wall time without its offset.
+                evaluated_at=row.evaluated_at,
                 withdrawn=bool(row.withdrawn),
                 stale_sources=row.stale_sources,
                 certificate_number=certificate.number if certificate else None,
