@@ -15,9 +15,12 @@ import threading
 import time
 from typing import Any
 
+import consumers.loop as loop_module
 from clearance.cli import load_settings
 from clearance.service import Service
+from clearance.store.unit_of_work import UnitOfWork
 from consumers.loop import ConsumerLoop
+from consumers.offsets import SourceOffsetReader
 
 _out = threading.Lock()
 
@@ -30,18 +33,46 @@ def emit(line: dict[str, Any]) -> None:
         sys.stdout.flush()
 
 
+_parts = threading.local()
+
+
+def _timed_part(owner: Any, name: str, label: str) -> None:
+    """Wrap ``owner.name`` so that each batch reports the seconds spent in it."""
+    original = getattr(owner, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent = getattr(_parts, "spent", None)
+            if spent is not None:
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - started
+
+    setattr(owner, name, wrapper)
+
+
 def _instrument() -> None:
     # Timing from outside the loop: the service code is measured as it is, not changed.
     process = ConsumerLoop.process
 
     def timed(self: ConsumerLoop, consumer: Any, batch: dict[Any, list[Any]]) -> bool:
         got = time.time()
+        _parts.spent = {}
         stored = process(self, consumer, batch)
+        spent = {k: round(v * 1000, 2) for k, v in _parts.spent.items()}
+        _parts.spent = None
         emit({"kind": "batch", "topic": self.topic.value, "t0": got, "t1": time.time(),
-              "records": sum(len(r) for r in batch.values()), "stored": stored})  # fmt: skip
+              "records": sum(len(r) for r in batch.values()), "stored": stored, "ms": spent})  # fmt: skip
         return stored
 
     ConsumerLoop.process = timed  # type: ignore[method-assign]
+    # Where a batch's time goes: reading the sources' ends, the handler, the commit, the offset commit.
+    _timed_part(SourceOffsetReader, "snapshot", "sources")
+    _timed_part(loop_module, "handle_batch", "handle")
+    _timed_part(UnitOfWork, "commit", "db_commit")
+    _timed_part(ConsumerLoop, "_commit", "offset_commit")
+    _timed_part(ConsumerLoop, "_decode", "parse")
 
 
 def main() -> None:

@@ -203,7 +203,8 @@ def preload(engine: Engine, size: int, progress: Callable[[int], None] | None = 
     finally:
         raw.close()
     if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
+        # Statistics as autovacuum would gather them on a store this size (ANALYZE, committed).
+        with engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
     result.seconds = time.monotonic() - started
     return result

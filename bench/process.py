@@ -50,6 +50,8 @@ class ServiceProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARANCE_")}
         env.update(self.env)
         self._log: IO[bytes] = open(self.log_path, "ab")
+        # The child's batch reports, kept for a closer look at a run (one JSON line per batch).
+        self._reports: IO[str] = open(self.log_path.with_suffix(".batches.jsonl"), "a")
         self.popen = subprocess.Popen(
             [sys.executable, "-m", "bench.child"], stdout=subprocess.PIPE, stderr=self._log, stdin=subprocess.DEVNULL,
             env=env, text=True, bufsize=1,
@@ -58,7 +60,8 @@ class ServiceProcess:
         self._changed = threading.Condition(self._lock)
         self._started = False
         self._stop_sampling = threading.Event()
-        threading.Thread(target=self._follow, name="bench-child-reports", daemon=True).start()
+        self._follower = threading.Thread(target=self._follow, name="bench-child-reports", daemon=True)
+        self._follower.start()
         threading.Thread(target=self._sample, name="bench-child-rss", daemon=True).start()
         return self
 
@@ -73,6 +76,7 @@ class ServiceProcess:
                 report: dict[str, Any] = json.loads(line)
             except ValueError:
                 continue
+            self._reports.write(line)
             with self._changed:
                 if report.get("kind") == "started":
                     self._started = True
@@ -146,5 +150,7 @@ class ServiceProcess:
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait(10)
+        self._follower.join(10)
         self._log.close()
+        self._reports.close()
         return int(self.popen.returncode)

@@ -51,7 +51,6 @@ from clearance.store.tables import (
     DepositRow,
     FineRow,
     LoanRow,
-    OutboxRow,
     PatronLinkRow,
     PatronSnapshotRow,
 )
@@ -553,7 +552,7 @@ def _issue(
     # The unique constraint on application_id holds at commit even with several instances (G1);
     # a conflict fails the batch's transaction, and its retry finds the certificate issued.
     uow.repo.add_certificate(
-        CertificateRow(
+        dict(
             number=number,
             application_id=application.application_id,
             student_id=application.student_id,
@@ -587,7 +586,7 @@ def _enqueue(
     uow: UnitOfWork, message: Message, application: ApplicationRow, now: datetime, trigger_time: datetime | None
 ) -> None:
     uow.repo.add_outbox(
-        OutboxRow(
+        dict(
             event_id=message.event_id,
             topic=message.topic.value,
             key=message.key,
@@ -625,7 +624,7 @@ def _dead_letter(uow: UnitOfWork, letter: DeadLetter, now: datetime, result: Bat
         ("origin-offset", str(letter.origin_offset).encode()),
     )
     uow.repo.add_outbox(
-        OutboxRow(
+        dict(
             event_id=str(uuid.uuid4()),
             topic=Topic.DEAD_LETTER.value,
             key=letter.key,

@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1000)
     kafka_heartbeat_interval_ms: int = Field(default=3_000, ge=100)
     kafka_max_poll_interval_ms: int = Field(default=300_000, ge=1000)
+    # How long the broker may hold a fetch that finds nothing new. Apache Kafka answers as soon as
+    # data arrives; Tansu (the embedded broker) holds it the whole time, so this bounds the wait.
+    kafka_fetch_max_wait_ms: int = Field(default=50, ge=0, le=10_000)
     retry_initial_seconds: float = Field(default=0.5, gt=0)
     retry_max_seconds: float = Field(default=30.0, gt=0)
     relay_batch_size: int = Field(default=500, ge=1)

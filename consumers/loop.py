@@ -95,6 +95,7 @@ class ConsumerLoop:
             max_poll_interval_ms=s.kafka_max_poll_interval_ms,
             fetch_max_bytes=64 * 1024 * 1024,
             max_partition_fetch_bytes=16 * 1024 * 1024,
+            fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
         )
         consumer.subscribe([self.name])
         return consumer

@@ -6,7 +6,7 @@ Rows of the projection tables convert to and from the frozen dataclasses of
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -28,7 +28,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeDecorator
 
 from clearance.engine import StudentState
 from clearance.projections import Deposit, Fine, Loan, LoanStatus, PatronSnapshot, Payment, Training
@@ -71,13 +73,14 @@ def _copy_into(row: Base, obj: Any) -> None:
             setattr(row, f.name, value)
 
 
-def _values(row: Base) -> dict[str, Any]:
-    """Every column value of a new row, its column defaults filled in, for a Core insert."""
+def _values(table: Table, row: Base | Mapping[str, Any]) -> dict[str, Any]:
+    """Every column value of a new row (an ORM object or a mapping), column defaults filled in, for a Core insert."""
+    get = row.get if isinstance(row, Mapping) else lambda key: getattr(row, key)
     values: dict[str, Any] = {}
-    for column in row.__table__.columns:
+    for column in table.columns:
         if column.primary_key and column.autoincrement is True:
             continue
-        value = getattr(row, column.key)
+        value = get(column.key)
         default = column.default
         if value is None and default is not None:
             # What the ORM would have let the column default fill in.
@@ -437,28 +440,61 @@ class Repository:
         last = int(self.session.execute(stmt.returning(CounterRow.value)).scalar_one())
         return last - count + 1
 
-    def add_certificate(self, row: CertificateRow) -> None:
-        """Record a certificate; written with the transaction (a second one for the application fails it)."""
-        self._pending[CertificateRow.__table__].append(_values(row))
+    def add_certificate(self, row: CertificateRow | Mapping[str, Any]) -> None:
+        """Record a certificate; written with the transaction (a second one for the application fails it).
+
+        A mapping of column values costs less than an ORM object, which is only taken apart again.
+        """
+        table = CertificateRow.__table__
+        self._pending[table].append(_values(table, row))
 
     # -- outbox and dead letters ---------------------------------------------
 
-    def add_outbox(self, row: OutboxRow) -> None:
-        """Queue a message for the relay; written with the transaction, in the order added."""
-        self._pending[OutboxRow.__table__].append(_values(row))
+    def add_outbox(self, row: OutboxRow | Mapping[str, Any]) -> None:
+        """Queue a message for the relay (an ORM object or a mapping); written with the transaction, in order."""
+        table = OutboxRow.__table__
+        self._pending[table].append(_values(table, row))
 
     def write_pending(self) -> None:
         """Write the certificates and outbox rows added so far: one statement per table.
 
-        The session writes them before every commit (and :meth:`UnitOfWork.flush` asks for it);
-        they go as one pipelined executemany of a short statement instead of an ORM flush of
-        objects, which cost about 2 ms a decision on PostgreSQL. Ids follow the order added.
+        The session writes them before every commit (and :meth:`UnitOfWork.flush` asks for it):
+        one pipelined executemany of a short statement (outbox rows: one COPY on PostgreSQL)
+        instead of an ORM flush of objects, which cost about 2 ms a decision on PostgreSQL.
+        Ids follow the order added.
         """
         for table, rows in self._pending.items():
             if rows:
                 batch = list(rows)
                 rows.clear()
-                self.session.execute(table.insert(), batch)
+                if table is OutboxRow.__table__ and self.dialect == "postgresql" and len(batch) > 1:
+                    self._copy(table, batch)
+                else:
+                    self.session.execute(table.insert(), batch)
+
+    def _copy(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert ``rows`` with COPY (PostgreSQL), in order: half the time of an executemany for outbox rows.
+
+        Errors come out as SQLAlchemy's, as from any other statement, so an outage is still told
+        from bad data (:func:`consumers.loop.is_transient`).
+        """
+        import psycopg  # the PostgreSQL driver; SQLite never gets here
+
+        names = list(rows[0])
+        dialect = self.session.get_bind().dialect
+        processors = {
+            name: table.c[name].type.process_bind_param
+            for name in names
+            if isinstance(table.c[name].type, TypeDecorator)
+        }
+        statement = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+        driver = self.session.connection().connection.driver_connection
+        try:
+            with driver.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row([processors[n](row[n], dialect) if n in processors else row[n] for n in names])
+        except psycopg.Error as exc:
+            raise DBAPIError.instance(statement, None, exc, psycopg.Error, dialect=dialect) from exc
 
     def add_dead_letter(self, row: DeadLetterRow) -> bool:
         """Record a dead letter; False when this origin was dead-lettered before."""
