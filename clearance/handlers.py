@@ -510,18 +510,30 @@ def _through_gate(application: ApplicationRow, outcome: Outcome, gate: _Gate, ct
 
 
 def handle_pending(uow: UnitOfWork, ctx: Context, sources: SourceOffsets | None, limit: int = 500) -> BatchResult:
-    """Re-evaluate applications held by the freshness gate (inside ``uow``, not committed)."""
+    """Re-evaluate applications held by the freshness gate (inside ``uow``, not committed).
+
+    Nothing is locked while the sources are still behind and no held
+    application has reached the bound; students another instance is deciding
+    about right now are left to it.
+    """
     result = BatchResult()
-    students = uow.repo.pending_students(limit)
+    repo = uow.repo
+    students = repo.pending_students(limit)
     if not students:
         return result
     now = ctx.clock()
-    policy = ctx.policy()
+    gate = _Gate(uow, sources)
+    if gate.behind():
+        oldest = repo.pending_since()
+        if oldest is None or now - _as_utc(oldest) < ctx.freshness_max_wait:
+            return result
+    locked = repo.lock_students(students, skip_locked=True)
     touched: dict[str, _Triggers] = {}
-    for student_id in students:
+    for student_id in locked:
         touched[student_id] = _Triggers()
         touched[student_id].add("freshness-sweep", now)
-    _decide(uow, touched, policy, ctx, now, result, _Gate(uow, sources))
+    if touched:
+        _decide(uow, touched, ctx.policy(), ctx, now, result, gate)
     return result
 
 

@@ -265,27 +265,42 @@ class Repository:
 
     # -- students: the lock that serialises decisions ------------------------
 
-    def lock_students(self, student_ids: Iterable[str]) -> list[str]:
+    def lock_students(self, student_ids: Iterable[str], skip_locked: bool = False) -> list[str]:
         """Create and lock the students' rows, in a fixed order so that batches never deadlock.
 
         Every transaction that decides about a student holds this lock while
         it reads the student's state, so a decision always sees every fact
-        committed before it (no lost re-evaluation between two topics).
+        committed before it (no lost re-evaluation between two topics). With
+        ``skip_locked``, students another transaction holds are left out (and
+        not returned): that transaction is deciding about them already.
         """
         ordered = sorted(set(student_ids))
-        for chunk in _chunks(ordered):
-            self.session.execute(
-                self._insert(StudentRow).values([{"student_id": s} for s in chunk]).on_conflict_do_nothing()
-            )
-        if self.dialect == "postgresql":
+        if not ordered:
+            return []
+        if self.dialect != "postgresql":
             for chunk in _chunks(ordered):
                 self.session.execute(
-                    select(StudentRow.student_id)
-                    .where(StudentRow.student_id.in_(chunk))
-                    .order_by(StudentRow.student_id)
-                    .with_for_update()
-                ).all()
-        return ordered
+                    self._insert(StudentRow).values([{"student_id": s} for s in chunk]).on_conflict_do_nothing()
+                )
+            return ordered  # SQLite's single writer already serialises every decision
+        new = select(func.unnest(bindparam(None, ordered, type_=ARRAY(String))))
+        self.session.execute(self._insert(StudentRow).from_select(["student_id"], new).on_conflict_do_nothing())
+        locked: list[str] = []
+        for chunk in self._groups(ordered):
+            query = (
+                select(StudentRow.student_id)
+                .where(self._in(StudentRow.student_id, chunk))
+                .order_by(StudentRow.student_id)
+                .with_for_update(skip_locked=skip_locked)
+            )
+            locked.extend(self.session.scalars(query))
+        return locked
+
+    def pending_since(self) -> datetime | None:
+        """When the longest-held pending application arrived."""
+        return self.session.scalar(
+            select(func.min(ApplicationRow.received_at)).where(ApplicationRow.status == Status.PENDING)
+        )
 
     def students_of_patrons(self, patrons: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
         """The student linked to each (library_id, patron_id), where one is."""
