@@ -97,21 +97,38 @@ class OutboxRelay:
         try:
             while not self.stop.is_set():
                 try:
+                    if self.producer is None:
+                        self.producer = self._producer()
                     sent = self.relay_once()
                 except Exception as exc:
                     delay = self.backoff.next_delay()
                     level = log.warning if is_transient(exc) or isinstance(exc, KafkaError) else log.error
                     level("relay_failed", error=repr(exc)[:300], retry_in=round(delay, 2))
+                    if isinstance(exc, KafkaError):
+                        self._discard_producer()
                     self.stop.wait(delay)
                     continue
                 self.backoff.reset()
                 if sent == 0:
                     self.prune_if_due()
                     self.stop.wait(self.settings.relay_idle_seconds)
-            self.drain()
+            if self.producer is not None:
+                self.drain()
         finally:
-            self.producer.close(timeout=5)
+            if self.producer is not None:
+                self.producer.close(timeout=5)
             log.info("relay_stopped", published=self.published)
+
+    def _discard_producer(self) -> None:
+        # An idempotent producer can fail for good (a restarted broker that no longer knows its
+        # producer id answers InitProducerId with an error the client treats as fatal); the rows
+        # it did not get acknowledged are still unmarked, so a new producer sends them again.
+        assert self.producer is not None
+        try:
+            self.producer.close(timeout=1)
+        except Exception as exc:  # closing a broken producer may fail too; it is dropped either way
+            log.debug("producer_close_failed", error=repr(exc)[:200])
+        self.producer = None
 
     def prune_if_due(self) -> tuple[int, int] | None:
         """Delete published outbox rows and inbox ids past retention, at most once per interval."""
