@@ -13,7 +13,7 @@ clock, no Kafka.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from schemas.registry import Topic
 
@@ -29,6 +29,9 @@ class SourceOffsets:
     """
 
     end_offsets: Mapping[tuple[str, int], int] | None
+    # The broker's id of each logical topic read with them (the sources, and the reading
+    # consumer's own topic): an applied position counts only in the topic it was stored for.
+    topic_ids: Mapping[str, str | None] = field(default_factory=dict)
 
 
 def sources_behind(snapshot: SourceOffsets, applied: Mapping[tuple[str, int], int]) -> tuple[str, ...]:

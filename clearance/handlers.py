@@ -296,7 +296,7 @@ class _Gate:
         if self.sources is None:
             return ()
         if self._behind is None:
-            applied = self.uow.repo.applied_positions(s.value for s in SOURCES)
+            applied = self.uow.repo.applied_positions((s.value for s in SOURCES), self.sources.topic_ids)
             self._behind = sources_behind(self.sources, applied)
         return self._behind
 
@@ -341,7 +341,7 @@ def handle_batch(
     result.applied = len(fresh)
     result.consumed.update(e.type for e in fresh)
     if positions:
-        repo.save_positions(positions, now)
+        repo.save_positions(positions, now, sources.topic_ids if sources is not None else None)
 
     touched = batch.touched_students()
     if touched:

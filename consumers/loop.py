@@ -73,7 +73,8 @@ class ConsumerLoop:
         self.observer: Observer = observer or NullObserver()
         self.backoff = Backoff(settings.retry_initial_seconds, settings.retry_max_seconds)
         self.log = log.bind(topic=self.name)
-        self.offsets: SourceOffsetReader = SourceOffsetReader(settings)
+        self.offsets: SourceOffsetReader = SourceOffsetReader(settings, own=topic)
+        self._topic_id: str | None = None
         self._sources: SourceOffsets | None = None
         self._positions: dict[tuple[str, int], int] = {}
         self._reported_at = 0.0
@@ -132,6 +133,8 @@ class ConsumerLoop:
         started = time.monotonic()
         # Read after the batch arrived: anything published before its records is below these offsets.
         self._sources = self.offsets.snapshot()
+        if self._began_anew(consumer, self._sources.topic_ids.get(self.topic.value)):
+            return False
         self._positions = {(self.topic.value, tp.partition): records[-1].offset + 1 for tp, records in batch.items()}
         try:
             result = self._store(items)
@@ -157,13 +160,36 @@ class ConsumerLoop:
         self._reported_at = now
         try:
             positions = {(self.topic.value, tp.partition): consumer.position(tp) for tp in consumer.assignment()}
-            if not positions:
+            # The id after the positions: a topic made anew in between is noticed, not mislabelled.
+            ids = self.offsets.topic_ids()
+            if self._began_anew(consumer, ids.get(self.topic.value)) or not positions:
                 return
             with UnitOfWork(self.session_factory) as uow:
-                uow.repo.save_positions(positions, self.settings.now())
+                uow.repo.save_positions(positions, self.settings.now(), ids)
                 uow.commit()
         except Exception as exc:  # the next batch or report tries again
             self.log.debug("position_report_failed", error=repr(exc)[:200])
+
+    def _began_anew(self, consumer: KafkaConsumer, topic_id: str | None) -> bool:
+        """Whether the topic was deleted and made again under its name (it has a new id); if so, read it from the start.
+
+        Offsets of the old log mean nothing in the new one. Apache Kafka and Tansu
+        alike serve a fetch at an old position from the new log if it is long
+        enough, silently skipping what lies below; Tansu, after a restart that
+        emptied it, answers a fetch past the end with no records and no error, and
+        the consumer would wait there for ever. Re-reading is harmless: the inbox
+        drops what was applied before.
+        """
+        known = self._topic_id
+        if topic_id is None or topic_id == known:
+            return False
+        if known is not None:
+            assigned = consumer.assignment()
+            if assigned:  # unassigned partitions start from the group's offsets, which are the new log's
+                consumer.seek_to_beginning(*assigned)
+            self.log.warning("topic_began_anew", previous_topic_id=known, topic_id=topic_id)
+        self._topic_id = topic_id
+        return known is not None
 
     def _decode(self, record: Any) -> _Item:
         try:

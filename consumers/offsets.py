@@ -16,11 +16,12 @@ import time
 from collections.abc import Sequence
 
 import structlog
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from clearance.freshness import SOURCES, SourceOffsets
 from clearance.settings import Settings
+from schemas.registry import Topic
 
 log = structlog.get_logger("clearance.freshness")
 
@@ -37,7 +38,8 @@ def end_offsets(
     ``probe`` must be a consumer without a group, used by nobody else: its
     assignment is replaced.
     """
-    listed = {tp: int(end) for tp, end in probe.end_offsets(list(partitions)).items() if end is not None}
+    answer = probe.end_offsets(list(partitions), timeout_ms=int(timeout * 1000))
+    listed = {tp: int(end) for tp, end in answer.items() if end is not None}
     if len(listed) < len(partitions):
         raise EndOffsetsUnknown(f"no end offset for {sorted(set(partitions) - set(listed))}")
     ends = dict(listed)
@@ -54,7 +56,9 @@ def end_offsets(
             raise EndOffsetsUnknown(f"no fetch answered for {sorted(unconfirmed)} within {timeout}s")
         for tp, records in probe.poll(timeout_ms=int(min(remaining, 0.5) * 1000)).items():
             if records:
-                ends[tp] = max(ends[tp], records[-1].offset + 1)
+                # The fetch answer's high watermark is right on Tansu too; the records returned
+                # may stop short of it (the client hands out at most max_poll_records at once).
+                ends[tp] = max(ends[tp], records[-1].offset + 1, probe.highwater(tp) or 0)
                 unconfirmed.discard(tp)
         for tp in list(unconfirmed):
             # Records at and after the probed offset may all have been deleted (retention, compaction).
@@ -78,11 +82,29 @@ def probe_consumer(settings: Settings) -> KafkaConsumer:
 
 
 class SourceOffsetReader:
-    """Reads the end offsets of every partition of the source topics, with a probe consumer of its own."""
+    """Reads the end offsets and topic ids of the source topics, with clients of its own.
 
-    def __init__(self, settings: Settings) -> None:
+    ``own`` is the topic of the consumer that asks: its id is read too, so the
+    consumer notices when its topic began anew under the same name.
+    """
+
+    def __init__(self, settings: Settings, own: Topic | None = None) -> None:
         self.settings = settings
+        self.topics = tuple(dict.fromkeys([*SOURCES, *([own] if own is not None else [])]))
         self._probe: KafkaConsumer | None = None
+        self._admin: KafkaAdminClient | None = None
+
+    def topic_ids(self) -> dict[str, str | None]:
+        """The broker's id of each topic read (logical name to id; None where it has none)."""
+        if self._admin is None:
+            self._admin = KafkaAdminClient(**self.settings.kafka_client_options())
+        described = self._admin.describe_topics([self.settings.topic(t) for t in self.topics])
+        ids: dict[str, str | None] = {}
+        for topic in described:
+            logical = self.settings.logical_topic(topic["name"])
+            if logical is not None:
+                ids[logical.value] = topic.get("topic_id") if topic.get("error_code", 0) == 0 else None
+        return ids
 
     def _source_partitions(self, probe: KafkaConsumer) -> list[TopicPartition]:
         partitions = []
@@ -98,9 +120,12 @@ class SourceOffsetReader:
             if self._probe is None:
                 self._probe = probe_consumer(self.settings)
             partitions = self._source_partitions(self._probe)
-            if not partitions:
-                return SourceOffsets(end_offsets=None)
-            ends = end_offsets(self._probe, partitions)
+            ends = end_offsets(self._probe, partitions) if partitions else None
+            # The ids after the offsets: should a topic begin anew in between, positions stored
+            # against its old log no longer count, and the old log's ends can only hold a decision back.
+            ids = self.topic_ids()
+            if ends is None:
+                return SourceOffsets(end_offsets=None, topic_ids=ids)
         except (KafkaError, AssertionError, EndOffsetsUnknown) as exc:
             log.warning("end_offsets_unavailable", error=str(exc)[:200])
             return SourceOffsets(end_offsets=None)
@@ -109,10 +134,13 @@ class SourceOffsetReader:
             topic = self.settings.logical_topic(tp.topic)
             if topic is not None:
                 by_logical[(topic.value, tp.partition)] = end
-        return SourceOffsets(end_offsets=by_logical)
+        return SourceOffsets(end_offsets=by_logical, topic_ids=ids)
 
     def close(self) -> None:
-        """Close the probe consumer."""
+        """Close the clients."""
         if self._probe is not None:
             self._probe.close()
             self._probe = None
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None

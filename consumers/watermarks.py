@@ -8,6 +8,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from clearance.settings import Settings
+from consumers.offsets import EndOffsetsUnknown, end_offsets
 from schemas.registry import INBOUND_TOPICS
 
 
@@ -55,10 +56,10 @@ class TopicWatermarks:
                 if not partitions:
                     raise BrokerUnavailable("the broker reports no partitions for the inbound topics")
                 low = consumer.beginning_offsets(partitions, timeout_ms=self.timeout_ms)
-                high = consumer.end_offsets(partitions, timeout_ms=self.timeout_ms)
+                high = end_offsets(consumer, partitions, timeout=self.timeout_ms / 1000)
             except BrokerUnavailable:
                 raise
-            except (KafkaError, AssertionError, OSError) as exc:
+            except (KafkaError, AssertionError, OSError, EndOffsetsUnknown) as exc:
                 self._close_client()
                 raise BrokerUnavailable(f"{type(exc).__name__}: {exc}") from exc
         found: dict[tuple[str, int], tuple[int, int]] = {}

@@ -22,6 +22,7 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    or_,
     select,
     tuple_,
     update,
@@ -400,27 +401,58 @@ class Repository:
 
     # -- applied positions (freshness gate) ------------------------------------
 
-    def save_positions(self, positions: dict[tuple[str, int], int], at: datetime) -> None:
-        """Record how far partitions are applied; never moves a position backwards."""
+    def save_positions(
+        self, positions: Mapping[tuple[str, int], int], at: datetime, topic_ids: Mapping[str, str | None] | None = None
+    ) -> None:
+        """Record how far partitions are applied.
+
+        Within one incarnation of a topic (``topic_ids``: logical topic to the
+        broker's topic id) a position never moves backwards; a position in a new
+        incarnation replaces the old one, whatever its offset.
+        """
+        ids = topic_ids or {}
         for (topic, partition), offset in sorted(positions.items()):
             stmt = self._insert(ConsumerPositionRow).values(
-                topic=topic, partition=partition, next_offset=offset, updated_at=at
+                topic=topic, partition=partition, next_offset=offset, updated_at=at, topic_id=ids.get(topic)
             )
             excluded = stmt.excluded
+            stored = ConsumerPositionRow
             stmt = stmt.on_conflict_do_update(
-                index_elements=[ConsumerPositionRow.topic, ConsumerPositionRow.partition],
-                set_={"next_offset": excluded.next_offset, "updated_at": excluded.updated_at},
-                where=ConsumerPositionRow.next_offset < excluded.next_offset,
+                index_elements=[stored.topic, stored.partition],
+                set_={
+                    "next_offset": excluded.next_offset,
+                    "updated_at": excluded.updated_at,
+                    "topic_id": func.coalesce(excluded.topic_id, stored.topic_id),
+                },
+                where=or_(
+                    stored.next_offset < excluded.next_offset,
+                    and_(excluded.topic_id.is_not(None), stored.topic_id.is_distinct_from(excluded.topic_id)),
+                ),
             )
             self.session.execute(stmt)
 
-    def applied_positions(self, topics: Iterable[str]) -> dict[tuple[str, int], int]:
+    def applied_positions(
+        self, topics: Iterable[str], topic_ids: Mapping[str, str | None] | None = None
+    ) -> dict[tuple[str, int], int]:
+        """How far each partition of ``topics`` is applied.
+
+        With ``topic_ids``, a position stored against another incarnation of
+        its topic is left out: it says nothing about the log there is now.
+        """
         rows = self.session.execute(
-            select(ConsumerPositionRow.topic, ConsumerPositionRow.partition, ConsumerPositionRow.next_offset).where(
-                ConsumerPositionRow.topic.in_(list(topics))
-            )
+            select(
+                ConsumerPositionRow.topic,
+                ConsumerPositionRow.partition,
+                ConsumerPositionRow.next_offset,
+                ConsumerPositionRow.topic_id,
+            ).where(ConsumerPositionRow.topic.in_(list(topics)))
         )
-        return {(t, p): o for t, p, o in rows}
+        current = topic_ids or {}
+        return {
+            (t, p): o
+            for t, p, o, stored_id in rows
+            if stored_id is None or current.get(t) is None or current[t] == stored_id
+        }
 
     def pending_students(self, limit: int) -> list[str]:
         """Students with an application waiting for its sources to catch up."""

@@ -183,6 +183,8 @@ class ConsumerPositionRow(Base):
     partition: Mapped[int] = mapped_column(Integer, primary_key=True)
     next_offset: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The broker's id of the topic the offset counts in (None where the broker gives none).
+    topic_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class CertificateRow(Base):

@@ -113,10 +113,34 @@ def test_after_the_bound_the_decision_is_made_and_the_stale_sources_recorded(
     assert json.loads(application.stale_sources) == [CIRC, DEPO]
 
 
-def test_positions_never_move_backwards(session_factory) -> None:
+def test_positions_never_move_backwards_within_one_topic(session_factory) -> None:
     with UnitOfWork(session_factory) as uow:
         uow.repo.save_positions({(CIRC, 0): 7}, T0)
         uow.repo.save_positions({(CIRC, 0): 3, (CIRC, 1): 2}, T0)
         uow.commit()
     with UnitOfWork(session_factory) as uow:
         assert uow.repo.applied_positions([CIRC]) == {(CIRC, 0): 7, (CIRC, 1): 2}
+
+
+def test_a_topic_made_anew_under_its_name_starts_its_positions_again(session_factory) -> None:
+    with UnitOfWork(session_factory) as uow:
+        uow.repo.save_positions({(CIRC, 0): 228, (CIRC, 1): 40}, T0, {CIRC: "old-id"})
+        uow.repo.save_positions({(CIRC, 0): 12}, T0, {CIRC: "new-id"})
+        uow.repo.save_positions({(CIRC, 0): 9}, T0, {CIRC: "new-id"})
+        uow.commit()
+    with UnitOfWork(session_factory) as uow:
+        assert uow.repo.applied_positions([CIRC], {CIRC: "new-id"}) == {(CIRC, 0): 12}
+        # Partition 1 of the old log says nothing about the new one: the gate sees it unapplied.
+        snapshot = SourceOffsets({(CIRC, 0): 12, (CIRC, 1): 30, (DEPO, 0): 0}, topic_ids={CIRC: "new-id"})
+        assert sources_behind(snapshot, uow.repo.applied_positions([CIRC, DEPO], snapshot.topic_ids)) == (CIRC,)
+
+
+def test_positions_without_a_topic_id_keep_counting(session_factory) -> None:
+    """Brokers before Kafka 2.8 give no topic ids; positions then count as offsets alone."""
+    with UnitOfWork(session_factory) as uow:
+        uow.repo.save_positions({(CIRC, 0): 5}, T0)
+        uow.repo.save_positions({(CIRC, 0): 3}, T0, {CIRC: None})
+        uow.commit()
+    with UnitOfWork(session_factory) as uow:
+        assert uow.repo.applied_positions([CIRC], {CIRC: "some-id"}) == {(CIRC, 0): 5}
+        assert uow.repo.applied_positions([CIRC]) == {(CIRC, 0): 5}
