@@ -39,7 +39,7 @@ def summary(sizes: dict[str, dict[str, Any]]) -> dict[str, Any]:
          projection_growth is not None and projection_growth <= 1.3),
         (f"application cost per decision at {ordered[-1][0]} within 1.3x of {ordered[0][0]}", apps_growth,
          apps_growth is not None and apps_growth <= 1.3),
-        ("memory flat: RSS growth over the projection's 2nd-4th quarter (MB)", max(growth) if growth else None,
+        ("memory flat: service RSS change from 1/4 to all of the projection (MB)", max(growth) if growth else None,
          bool(growth) and max(growth) < 50),
         ("store bounded: inbox empty after a prune at a short retention", pruned, pruned),
     ]  # fmt: skip
@@ -64,7 +64,7 @@ def chart(path: Path, sizes: dict[str, dict[str, Any]], title: str) -> None:
 
     labels = [f"{int(k):,} students" for k in sorted(sizes, key=int)]
     runs = [sizes[k] for k in sorted(sizes, key=int)]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.2))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 6))
     width = 0.25
     xs = list(range(len(runs)))
     series = [
@@ -84,7 +84,8 @@ def chart(path: Path, sizes: dict[str, dict[str, Any]], title: str) -> None:
     left.set_xticks(xs, labels)
     left.set_ylabel("per second")
     left.set_title("Throughput against the raw ceiling")
-    left.legend(fontsize=8, loc="upper right")
+    left.set_ylim(0, max(max(v) for _, v, _ in series) * 1.15)
+    left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2)
 
     names = ("p50", "p95", "p99", "max")
     groups = []
@@ -100,10 +101,11 @@ def chart(path: Path, sizes: dict[str, dict[str, Any]], title: str) -> None:
         right.bar([x + (i - 1.5) * width for x in gx], values, width, label=name)
     right.axhline(250, color="#d62728", linestyle="--", linewidth=1, label="p99 target (250 ms)")
     right.set_yscale("log")
+    right.set_ylim(bottom=10)
     right.set_xticks(gx, [g[0] for g in groups], fontsize=8)
     right.set_ylabel("publish -> outcome consumed (ms, log)")
     right.set_title("Application latency")
-    right.legend(fontsize=8)
+    right.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=5)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
