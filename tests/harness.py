@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -100,12 +101,34 @@ class Harness:
         if self._reader is not None:
             self._reader.close()
 
+    def environment(self, **overrides: str) -> dict[str, str]:
+        """The environment of a ``clearance run`` subprocess on this harness's broker, database, topics and keys."""
+        s = self.settings
+        env = {
+            **os.environ,
+            "CLEARANCE_KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers,
+            "CLEARANCE_DATABASE_URL": s.database_url,
+            "CLEARANCE_TOPIC_PREFIX": s.topic_prefix,
+            "CLEARANCE_GROUP_ID": s.group_id,
+            "CLEARANCE_KEY_DIR": str(s.key_dir),
+            "CLEARANCE_TOPIC_PARTITIONS": str(s.topic_partitions),
+            "CLEARANCE_KAFKA_SESSION_TIMEOUT_MS": str(s.kafka_session_timeout_ms),
+            "CLEARANCE_KAFKA_HEARTBEAT_INTERVAL_MS": str(s.kafka_heartbeat_interval_ms),
+            "CLEARANCE_FRESHNESS_MAX_WAIT_SECONDS": str(s.freshness_max_wait_seconds),
+            "CLEARANCE_METRICS_PORT": "0",
+        }
+        env.update({f"CLEARANCE_{name.upper()}": value for name, value in overrides.items()})
+        return env
+
     def publish(self, *events: dict[str, Any]) -> None:
         """Publish events as their owners would: structured CloudEvents keyed by subject."""
+        sent = []
         for event in events:
             key, value = record_of(event)
-            self.producer.send(self.settings.topic(topic_of(event)), key=key, value=value)
+            sent.append(self.producer.send(self.settings.topic(topic_of(event)), key=key, value=value))
         self.producer.flush()
+        for future in sent:
+            future.get(timeout=30)  # a send the broker refused fails the test here, not later in a wait
 
     def publish_applied(self, *events: dict[str, Any], timeout: float = 40.0) -> None:
         """Publish events and wait until the service has stored every one of them.
@@ -161,8 +184,14 @@ class Harness:
             self._reader.assign(sorted(self._assigned))
             self._reader.seek_to_beginning(*sorted(new))
 
-    def restart_reader(self) -> None:
-        """Read the output topics afresh (after a broker restart)."""
+    def reconnect(self) -> None:
+        """New clients after a broker restart, as an outside system would make: the reader reads afresh.
+
+        The producer is idempotent; a broker that restarted empty no longer knows its
+        producer id, which the client takes as a fatal error.
+        """
+        self.producer.close()
+        self.producer = KafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap_servers, acks="all")
         if self._reader is not None:
             self._reader.close()
         self._reader = None

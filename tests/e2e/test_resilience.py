@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -180,18 +179,7 @@ def test_the_pipeline_runs_the_same_on_each_database(kafka_bootstrap: str, e2e_d
 def test_sigterm_finishes_the_batch_commits_and_a_restart_doubles_nothing(kafka_bootstrap: str, tmp_path: Path) -> None:
     """Graceful shutdown, then a restart that re-reads: still one certificate per application (G1)."""
     harness = Harness(settings_for(kafka_bootstrap, f"sqlite:///{tmp_path / 'c.db'}", tmp_path))
-    env = {
-        **os.environ,
-        "CLEARANCE_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "CLEARANCE_DATABASE_URL": harness.settings.database_url,
-        "CLEARANCE_TOPIC_PREFIX": harness.settings.topic_prefix,
-        "CLEARANCE_GROUP_ID": harness.settings.group_id,
-        "CLEARANCE_KEY_DIR": str(harness.settings.key_dir),
-        "CLEARANCE_TOPIC_PARTITIONS": "3",
-        "CLEARANCE_KAFKA_SESSION_TIMEOUT_MS": "6000",
-        "CLEARANCE_KAFKA_HEARTBEAT_INTERVAL_MS": "1000",
-        "CLEARANCE_LOG_FORMAT": "json",
-    }
+    env = harness.environment(log_format="json")
     circulation, deposits, applications = _student_events(20, "G")
 
     def run() -> subprocess.Popen[bytes]:
