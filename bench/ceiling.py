@@ -56,4 +56,4 @@ def read(bootstrap: str, topic: str, count: int, max_poll_records: int, timeout:
 
 if __name__ == "__main__":
     bootstrap, topic, count, max_poll = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-    print(json.dumps(read(bootstrap, topic, count, max_poll)))
+    sys.stdout.write(json.dumps(read(bootstrap, topic, count, max_poll)) + "\n")
