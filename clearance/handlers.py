@@ -14,7 +14,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -273,7 +273,7 @@ class _Batch:
         for name, model, store in tables:
             repo.upsert_states(model, [store[k] for k in sorted(self.dirty[name])])
         applications = [self.applications[k] for k in sorted(self.dirty["applications"])]
-        repo.upsert_states(ApplicationRow, applications, on_insert={"received_at": self.now.astimezone(UTC)})
+        repo.upsert_states(ApplicationRow, applications, on_insert={"received_at": self.now})
         repo.add_trainings(self.trainings)
 
     def touched_students(self) -> dict[str, _Triggers]:
@@ -484,17 +484,12 @@ def _carry_out(uow: UnitOfWork, plan: _Plan, policy: Policy, ctx: Context, now: 
         result.messages += 1
 
 
-def _as_utc(moment: datetime) -> datetime:
-    # SQLite hands timezone-aware columns back naive; they were written in UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
 def _through_gate(application: ApplicationRow, outcome: Outcome, gate: _Gate, ctx: Context, now: datetime) -> Outcome:
     """Hold a decision while a source is behind, up to the configured bound."""
     behind = gate.behind()
     if not behind:
         return outcome
-    received = _as_utc(application.received_at) if application.received_at else now
+    received = application.received_at or now
     if now - received < ctx.freshness_max_wait:
         reason = Reason(code=ReasonCode.SOURCE_NOT_CURRENT, detail=", ".join(behind))
         return Outcome(status=Status.PENDING, reasons=(reason,))
@@ -525,7 +520,7 @@ def handle_pending(uow: UnitOfWork, ctx: Context, sources: SourceOffsets | None,
     gate = _Gate(uow, sources)
     if gate.behind():
         oldest = repo.pending_since()
-        if oldest is None or now - _as_utc(oldest) < ctx.freshness_max_wait:
+        if oldest is None or now - oldest < ctx.freshness_max_wait:
             return result
     locked = repo.lock_students(students, skip_locked=True)
     touched: dict[str, _Triggers] = {}
@@ -609,8 +604,8 @@ def _enqueue(
             application_id=application.application_id,
             # In UTC: SQLite keeps the wall time and drops the offset, and latency and backlog age
             # are computed from these two.
-            created_at=now.astimezone(UTC),
-            trigger_time=trigger_time.astimezone(UTC) if trigger_time is not None else None,
+            created_at=now,
+            trigger_time=trigger_time,
         )
     )
 
@@ -643,7 +638,7 @@ def _dead_letter(uow: UnitOfWork, letter: DeadLetter, now: datetime, result: Bat
             value=letter.value,
             headers=json.dumps([[k, v.decode("utf-8", "replace")] for k, v in headers]),
             type="dead-letter",
-            created_at=now.astimezone(UTC),
+            created_at=now,
         )
     )
     result.dead_lettered += 1

@@ -43,7 +43,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from clearance.observe import Published
 from clearance.settings import Settings
 from clearance.store import inspection
-from clearance.store.inspection import as_utc
 from clearance.store.unit_of_work import UnitOfWork
 from schemas.registry import Topic
 
@@ -127,7 +126,7 @@ class PrometheusObserver:
         for message in messages:
             self.published_messages.labels(topic=self._deployed(message.topic), type=message.type).inc()
             if message.trigger_time is not None:
-                seconds = (as_utc(message.published_at) - as_utc(message.trigger_time)).total_seconds()
+                seconds = (message.published_at - message.trigger_time).total_seconds()
                 # A source clock ahead of ours gives a negative span: count it as immediate.
                 self.latency.labels(type=message.type).observe(max(0.0, seconds))
 

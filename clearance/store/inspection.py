@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -31,13 +31,6 @@ from clearance.store.tables import (
     TrainingRow,
 )
 from schemas.outbound import Status
-
-
-def as_utc(moment: datetime | None) -> datetime | None:
-    """A stored timestamp as an aware one (SQLite returns the UTC times it was given naive)."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +67,7 @@ def outbox_backlog(session: Session) -> OutboxBacklog:
         .where(OutboxRow.published_at.is_(None))
         .group_by(OutboxRow.topic)
     ).all()
-    oldest = [as_utc(r[2]) for r in rows if r[2] is not None]
+    oldest = [r[2] for r in rows if r[2] is not None]
     return OutboxBacklog(
         count=sum(int(r[1]) for r in rows),
         oldest_created_at=min(oldest) if oldest else None,
@@ -122,7 +115,7 @@ def service_status(session: Session) -> ServiceStatus:
         applications=application_counts(session),
         dead_letters=by_kind,
         dead_letters_unreplayed=unreplayed,
-        pending_since=as_utc(pending_since),
+        pending_since=pending_since,
     )
 
 

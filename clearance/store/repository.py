@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -155,8 +155,6 @@ class Repository:
     def remember(self, entries: Sequence[tuple[str, str, str]], at: datetime) -> None:
         """Record (source, id, type) as applied. A concurrent duplicate fails the transaction."""
         if entries:
-            # In UTC: SQLite keeps the wall time and drops the offset, and pruning compares with UTC.
-            at = at.astimezone(UTC)
             self.session.execute(
                 InboxRow.__table__.insert(),
                 [{"source": s, "event_id": i, "type": t, "processed_at": at} for s, i, t in entries],

@@ -11,7 +11,6 @@ from decimal import Decimal
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    DateTime,
     Enum,
     Index,
     Integer,
@@ -25,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from clearance.projections import DepositState, LoanStatus
-from clearance.store.types import DecimalString, IsoDateTime
+from clearance.store.types import DecimalString, IsoDateTime, UtcDateTime
 from clearance.verification.token import new_verification_token
 from schemas.outbound import Status
 
@@ -57,7 +56,7 @@ class InboxRow(Base):
     source: Mapped[str] = mapped_column(SOURCE, primary_key=True)
     event_id: Mapped[str] = mapped_column(ID, primary_key=True)
     type: Mapped[str] = mapped_column(String(200))
-    processed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    processed_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 class StudentRow(Base):
@@ -168,9 +167,9 @@ class ApplicationRow(Base):
     status: Mapped[Status] = mapped_column(_enum(Status), default=Status.PENDING, index=True)
     reasons: Mapped[str] = mapped_column(Text, default="[]")
     policy_digest: Mapped[str | None] = mapped_column(String(64))
-    evaluated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    evaluated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # When the service first stored the application: the freshness gate waits from here.
-    received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Sources that were behind when the gate's bound ran out and the decision was made anyway.
     stale_sources: Mapped[str | None] = mapped_column(Text)
 
@@ -182,7 +181,7 @@ class ConsumerPositionRow(Base):
     topic: Mapped[str] = mapped_column(String(200), primary_key=True)
     partition: Mapped[int] = mapped_column(Integer, primary_key=True)
     next_offset: Mapped[int] = mapped_column(BigInteger)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # The broker's id of the topic the offset counts in (None where the broker gives none).
     topic_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
@@ -230,10 +229,10 @@ class OutboxRow(Base):
     type: Mapped[str] = mapped_column(String(200))
     student_id: Mapped[str | None] = mapped_column(ID)
     application_id: Mapped[str | None] = mapped_column(ID)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # When the fact that led to this message happened at its source (for latency).
-    trigger_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    trigger_time: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
 
 
 class DeadLetterRow(Base):
@@ -249,6 +248,6 @@ class DeadLetterRow(Base):
     value: Mapped[bytes | None] = mapped_column(LargeBinary)
     error_kind: Mapped[str] = mapped_column(String(40))
     error_message: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    replayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    replayed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     replay_count: Mapped[int] = mapped_column(Integer, default=0)

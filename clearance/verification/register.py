@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -38,20 +38,13 @@ class Record:
         return self.revoked_at is not None
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    # SQLite gives timezone-aware columns back naive; they were written in UTC.
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
-
-
 def _record(row: CertificateRow) -> Record:
     return Record(
         number=row.number,
         issued=json.loads(row.document),
         key_id=row.key_id,
         verification_token=row.verification_token,
-        revoked_at=_utc(row.revoked_at),
+        revoked_at=row.revoked_at,
         revocation_reason=row.revocation_reason,
     )
 

@@ -202,9 +202,8 @@ def test_decision_latency_runs_from_the_source_time_to_the_acknowledgement() -> 
     acked = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
     observer.published(
         [
-            # SQLite hands the stored UTC times back naive.
-            Published("clearance.certificate.issued", "clearance.certificates", acked.replace(tzinfo=None),
-                      (acked - timedelta(seconds=90)).replace(tzinfo=None), acked),
+            Published("clearance.certificate.issued", "clearance.certificates", acked,
+                      acked - timedelta(seconds=90), acked),
             Published("clearance.status.changed", "clearance.status", acked, acked + timedelta(seconds=5), acked),
             Published("dead-letter", "clearance.dead-letter", acked, None, acked),
         ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from clearance.projections import LoanStatus
@@ -119,6 +119,25 @@ def test_datetimes_keep_the_offset_they_were_sent_with(session_factory) -> None:
         row = uow.session.get(LoanRow, ("c", "L"))
         assert row is not None
         assert row.due_at is not None and row.due_at.isoformat() == "2026-10-01T00:00:00+07:00"
+
+
+def test_instants_the_service_records_come_back_aware_and_comparable_in_utc(session_factory) -> None:
+    """SQLite drops a datetime's offset: a Jakarta wall time must not come back as UTC seven hours off."""
+    from datetime import timezone
+
+    from clearance.store.tables import InboxRow
+
+    jakarta = timezone(timedelta(hours=7))
+    at = datetime(2026, 11, 24, 10, 0, tzinfo=jakarta)
+    with UnitOfWork(session_factory) as uow:
+        uow.repo.remember([("urn:s", "e1", "library.loan.opened")], at)
+        uow.commit()
+    with UnitOfWork(session_factory) as uow:
+        row = uow.session.get(InboxRow, ("urn:s", "e1"))
+        assert row is not None and row.processed_at == at and row.processed_at.tzinfo is not None
+        assert row.processed_at.utcoffset() == timedelta(0)
+        before = datetime(2026, 11, 24, 3, 30, tzinfo=UTC)  # 10:30 in Jakarta: after the row
+        assert uow.session.scalar(select(func.count()).select_from(InboxRow).where(InboxRow.processed_at < before)) == 1
 
 
 def test_pruning_removes_only_published_outbox_rows_and_old_inbox_ids(session_factory) -> None:
