@@ -31,19 +31,27 @@ class EndOffsetsUnknown(Exception):
 
 
 def end_offsets(
-    probe: KafkaConsumer, partitions: Sequence[TopicPartition], timeout: float = 5.0
+    probe: KafkaConsumer,
+    partitions: Sequence[TopicPartition],
+    timeout: float = 5.0,
+    confirmed: dict[TopicPartition, tuple[int, int]] | None = None,
 ) -> dict[TopicPartition, int]:
     """The offset after the last record of each partition, right on Tansu as on Kafka.
 
     ``probe`` must be a consumer without a group, used by nobody else: its
-    assignment is replaced.
+    assignment is replaced. ``confirmed`` (ListOffsets answer and confirmed end
+    per partition, kept by the caller for one incarnation of the topics) saves
+    the fetch while a partition's answer is unchanged: every record appended
+    opens a batch at a new base offset, so an unchanged answer means an
+    unchanged end.
     """
     answer = probe.end_offsets(list(partitions), timeout_ms=int(timeout * 1000))
     listed = {tp: int(end) for tp, end in answer.items() if end is not None}
     if len(listed) < len(partitions):
         raise EndOffsetsUnknown(f"no end offset for {sorted(set(partitions) - set(listed))}")
-    ends = dict(listed)
-    unconfirmed = {tp for tp, end in listed.items() if end > 0}
+    known = confirmed if confirmed is not None else {}
+    ends = {tp: known[tp][1] if tp in known and known[tp][0] == end else end for tp, end in listed.items()}
+    unconfirmed = {tp for tp, end in listed.items() if end > 0 and not (tp in known and known[tp][0] == end)}
     if not unconfirmed:
         return ends
     probe.assign(sorted(unconfirmed))
@@ -64,6 +72,8 @@ def end_offsets(
             # Records at and after the probed offset may all have been deleted (retention, compaction).
             if probe.position(tp) >= listed[tp]:
                 unconfirmed.discard(tp)
+    if confirmed is not None:
+        confirmed.update({tp: (listed[tp], ends[tp]) for tp in listed})
     return ends
 
 
@@ -93,6 +103,9 @@ class SourceOffsetReader:
         self.topics = tuple(dict.fromkeys([*SOURCES, *([own] if own is not None else [])]))
         self._probe: KafkaConsumer | None = None
         self._admin: KafkaAdminClient | None = None
+        # Confirmed ends of the source partitions, valid for the topic ids they were read under.
+        self._confirmed: dict[TopicPartition, tuple[int, int]] = {}
+        self._confirmed_ids: dict[str, str | None] | None = None
 
     def topic_ids(self) -> dict[str, str | None]:
         """The broker's id of each topic read (logical name to id; None where it has none)."""
@@ -120,10 +133,16 @@ class SourceOffsetReader:
             if self._probe is None:
                 self._probe = probe_consumer(self.settings)
             partitions = self._source_partitions(self._probe)
-            ends = end_offsets(self._probe, partitions) if partitions else None
+            ends = end_offsets(self._probe, partitions, confirmed=self._confirmed) if partitions else None
             # The ids after the offsets: should a topic begin anew in between, positions stored
             # against its old log no longer count, and the old log's ends can only hold a decision back.
             ids = self.topic_ids()
+            if ids != self._confirmed_ids:
+                stale = self._confirmed_ids is not None
+                self._confirmed.clear()
+                self._confirmed_ids = ids
+                if stale:  # ends confirmed in another incarnation may have stood in: ask again next time
+                    return SourceOffsets(end_offsets=None, topic_ids=ids)
             if ends is None:
                 return SourceOffsets(end_offsets=None, topic_ids=ids)
         except (KafkaError, AssertionError, EndOffsetsUnknown) as exc:

@@ -58,12 +58,18 @@ def test_the_source_reader_finds_the_end_past_a_batch_of_many_records(kafka_boot
         for _ in range(batch):
             producer.send(circulation, partition=0, key=b"P1", value=b"{}")
         producer.flush()
-    producer.close()
     reader = SourceOffsetReader(settings)
     try:
         snapshot = reader.snapshot()
+        again = reader.snapshot()  # from what the reader confirmed before: nothing was appended
+        for _ in range(4):
+            producer.send(circulation, partition=0, key=b"P1", value=b"{}")
+        producer.flush()
+        later = reader.snapshot()
     finally:
         reader.close()
-    assert snapshot.end_offsets is not None
+        producer.close()
+    assert snapshot.end_offsets is not None and again.end_offsets == snapshot.end_offsets
     assert snapshot.end_offsets[(Topic.CIRCULATION.value, 0)] == 33
     assert snapshot.end_offsets[(Topic.DEPOSITS.value, 0)] == 0
+    assert later.end_offsets is not None and later.end_offsets[(Topic.CIRCULATION.value, 0)] == 37
