@@ -602,8 +602,6 @@ def _enqueue(
             type=message.type,
             student_id=application.student_id,
             application_id=application.application_id,
-            # In UTC: SQLite keeps the wall time and drops the offset, and latency and backlog age
-            # are computed from these two.
             created_at=now,
             trigger_time=trigger_time,
         )
