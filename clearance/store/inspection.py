@@ -235,7 +235,6 @@ def student_report(session: Session, student_id: str, dead_letter_limit: int = 2
                 graduation_period=row.graduation_period,
                 status=Status(row.status).value,
                 reasons=json.loads(row.reasons or "[]"),
-                # As stored: on SQLite the service's local wall time without its offset.
                 evaluated_at=row.evaluated_at,
                 withdrawn=bool(row.withdrawn),
                 stale_sources=row.stale_sources,
