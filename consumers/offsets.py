@@ -17,7 +17,6 @@ from collections.abc import Sequence
 
 import structlog
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
 
 from clearance.freshness import SOURCES, SourceOffsets
 from clearance.settings import Settings
@@ -45,7 +44,10 @@ def end_offsets(
     opens a batch at a new base offset, so an unchanged answer means an
     unchanged end.
     """
-    answer = probe.end_offsets(list(partitions), timeout_ms=int(timeout * 1000))
+    try:
+        answer = probe.end_offsets(list(partitions), timeout_ms=int(timeout * 1000))
+    except KeyError as exc:  # kafka-python 3.0 indexes a partial ListOffsets answer without checking it
+        raise EndOffsetsUnknown(f"no end offset for {exc}") from exc
     listed = {tp: int(end) for tp, end in answer.items() if end is not None}
     if len(listed) < len(partitions):
         raise EndOffsetsUnknown(f"no end offset for {sorted(set(partitions) - set(listed))}")
@@ -145,8 +147,9 @@ class SourceOffsetReader:
                     return SourceOffsets(end_offsets=None, topic_ids=ids)
             if ends is None:
                 return SourceOffsets(end_offsets=None, topic_ids=ids)
-        except (KafkaError, AssertionError, EndOffsetsUnknown) as exc:
-            log.warning("end_offsets_unavailable", error=str(exc)[:200])
+        except Exception as exc:  # whatever the client raised: the sources count as behind, the loop goes on
+            log.warning("end_offsets_unavailable", error=repr(exc)[:200])
+            self.close()  # a client left in a bad state is made anew on the next snapshot
             return SourceOffsets(end_offsets=None)
         by_logical = {}
         for tp, end in ends.items():
