@@ -44,7 +44,7 @@ from clearance.observe import Published
 from clearance.settings import Settings
 from clearance.store import inspection
 from clearance.store.unit_of_work import UnitOfWork
-from schemas.registry import Topic
+from schemas.registry import INBOUND_TOPICS, Topic
 
 if TYPE_CHECKING:
     from clearance.handlers import BatchResult
@@ -189,7 +189,7 @@ class Monitor:
                 assert uow.session is not None
                 backlog = inspection.outbox_backlog(uow.session)
                 applications = inspection.application_counts(uow.session)
-                positions = inspection.applied_positions(uow.session)
+                positions = uow.repo.applied_positions(t.value for t in INBOUND_TOPICS)
             self.database = Reachability(ok_at=self.clock())
         except Exception as exc:  # any failure to read is the database being unreachable to us
             self.database = Reachability(ok_at=self.database.ok_at, error=_short(exc))

@@ -62,7 +62,7 @@ def applications_show(student_id: str) -> None:
     from clearance.cli import load_settings
 
     settings = load_settings()
-    report = read_store(settings.database_url, lambda session: inspection.student_report(session, student_id))
+    report = read_store(settings.database_url, lambda repo: inspection.student_report(repo.session, student_id))
     if not report.known:
         database = make_url(settings.database_url).render_as_string(hide_password=True)
         raise click.ClickException(f"no application, patron link or deposit of student {student_id!r} in {database}")

@@ -10,10 +10,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from clearance.store import inspection
 from clearance.store.database import make_engine, make_session_factory
+from clearance.store.repository import Repository
 from clearance.store.unit_of_work import UnitOfWork
 from schemas.registry import INBOUND_TOPICS, Topic
 
@@ -26,13 +26,12 @@ def console() -> Console:
     return out if out.is_terminal else Console(width=200)
 
 
-def read_store(database_url: str, reader: Callable[[Session], T]) -> T:
+def read_store(database_url: str, reader: Callable[[Repository], T]) -> T:
     """Run ``reader`` in a read-only transaction; a database that cannot be read is a clear error, not a trace."""
     engine = make_engine(database_url)
     try:
         with UnitOfWork(make_session_factory(engine)) as uow:
-            assert uow.session is not None
-            return reader(uow.session)
+            return reader(uow.repo)
     except SQLAlchemyError as exc:
         where = engine.url.render_as_string(hide_password=True)
         raise click.ClickException(f"cannot read the database at {where}: {str(exc).splitlines()[0]}") from None

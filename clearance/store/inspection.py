@@ -17,10 +17,10 @@ from typing import Any
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from clearance.store.repository import Repository
 from clearance.store.tables import (
     ApplicationRow,
     CertificateRow,
-    ConsumerPositionRow,
     DeadLetterRow,
     DepositRow,
     FineRow,
@@ -31,6 +31,7 @@ from clearance.store.tables import (
     TrainingRow,
 )
 from schemas.outbound import Status
+from schemas.registry import INBOUND_TOPICS
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,14 +76,6 @@ def outbox_backlog(session: Session) -> OutboxBacklog:
     )
 
 
-def applied_positions(session: Session) -> dict[tuple[str, int], int]:
-    """The next offset to apply of every inbound partition, as stored with the data (logical topic names)."""
-    rows = session.execute(
-        select(ConsumerPositionRow.topic, ConsumerPositionRow.partition, ConsumerPositionRow.next_offset)
-    )
-    return {(str(t), int(p)): int(o) for t, p, o in rows}
-
-
 def application_counts(session: Session) -> dict[str, int]:
     """Applications by status; every status is present, zero included."""
     counts = {s.value: 0 for s in Status}
@@ -103,19 +96,17 @@ def dead_letter_counts(session: Session) -> tuple[dict[str, int], int]:
     return by_kind, int(unreplayed or 0)
 
 
-def service_status(session: Session) -> ServiceStatus:
+def service_status(repo: Repository) -> ServiceStatus:
     """Backlog, applied positions, applications by status and dead letters, in one read."""
+    session = repo.session
     by_kind, unreplayed = dead_letter_counts(session)
-    pending_since = session.scalar(
-        select(func.min(ApplicationRow.received_at)).where(ApplicationRow.status == Status.PENDING)
-    )
     return ServiceStatus(
         outbox=outbox_backlog(session),
-        positions=applied_positions(session),
+        positions=repo.applied_positions(t.value for t in INBOUND_TOPICS),
         applications=application_counts(session),
         dead_letters=by_kind,
         dead_letters_unreplayed=unreplayed,
-        pending_since=pending_since,
+        pending_since=repo.pending_since(),
     )
 
 
