@@ -84,15 +84,6 @@ class OutboxRelay:
 
     def run(self) -> None:
         """Relay until stopped, then publish what is left if the broker allows."""
-        while self.producer is None and not self.stop.is_set():
-            try:
-                self.producer = self._producer()
-            except KafkaError as exc:
-                delay = self.backoff.next_delay()
-                log.warning("broker_unreachable", error=str(exc), retry_in=round(delay, 2))
-                self.stop.wait(delay)
-        if self.producer is None:
-            return
         log.info("relay_started")
         try:
             while not self.stop.is_set():
@@ -123,7 +114,8 @@ class OutboxRelay:
         # An idempotent producer can fail for good (a restarted broker that no longer knows its
         # producer id answers InitProducerId with an error the client treats as fatal); the rows
         # it did not get acknowledged are still unmarked, so a new producer sends them again.
-        assert self.producer is not None
+        if self.producer is None:  # making the new one failed: nothing to close
+            return
         try:
             self.producer.close(timeout=1)
         except Exception as exc:  # closing a broken producer may fail too; it is dropped either way
