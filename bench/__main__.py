@@ -13,8 +13,8 @@ from rich.console import Console
 
 from bench import report
 from bench.run import BenchConfig, SizeRun, bench_peak_rss_mb, config_json, environment
-from clearance.broker import EmbeddedBroker
-from clearance.logging import configure_logging
+from clearance.demo.broker import EmbeddedBroker
+from clearance.observability.logging import configure_logging
 
 
 def _sizes(value: str) -> tuple[int, ...]:

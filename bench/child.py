@@ -16,9 +16,9 @@ import time
 from typing import Any
 
 import consumers.loop as loop_module
-from clearance.cli import load_settings
-from clearance.service import Service
-from clearance.store.unit_of_work import UnitOfWork
+from clearance.bootstrap import create_service
+from clearance.cli.context import CliContext
+from clearance.store.unit_of_work import SqlUnitOfWork
 from consumers.loop import ConsumerLoop
 from consumers.offsets import SourceOffsetReader
 
@@ -70,16 +70,16 @@ def _instrument() -> None:
     # Where a batch's time goes: reading the sources' ends, the handler, the commit, the offset commit.
     _timed_part(SourceOffsetReader, "snapshot", "sources")
     _timed_part(loop_module, "handle_batch", "handle")
-    _timed_part(UnitOfWork, "commit", "db_commit")
+    _timed_part(SqlUnitOfWork, "commit", "db_commit")
     _timed_part(ConsumerLoop, "_commit", "offset_commit")
     _timed_part(ConsumerLoop, "_decode", "parse")
 
 
 def main() -> None:
     """Run the service until SIGTERM, reporting batches on stdout."""
-    settings = load_settings()
+    settings = CliContext().settings
     _instrument()
-    service = Service(settings)
+    service = create_service(settings)
     service.prepare()
     signal.signal(signal.SIGTERM, lambda *_: service.stop_event.set())
     signal.signal(signal.SIGINT, lambda *_: service.stop_event.set())

@@ -1,7 +1,7 @@
 """Profile the handler alone, without Kafka: ``python -m bench.hotpath [--database-url URL] [--profile]``.
 
 Pre-loads a store, parses circulation events and applications as the
-consumer does, and times :func:`clearance.handlers.handle_batch` batch by
+consumer does, and times :func:`clearance.services.batch.handle_batch` batch by
 batch, optionally under pyinstrument. It isolates the store and the
 domain from the broker when looking for where the service's time goes.
 """
@@ -18,13 +18,14 @@ import click
 from bench.preload import preload
 from bench.stores import fresh_store
 from bench.workload import CirculationMix, applications
-from clearance.handlers import Context, handle_batch
-from clearance.policy import load_policy
+from clearance.config.policy_file import load_policy
+from clearance.services.batch import handle_batch
+from clearance.services.results import Context
 from clearance.settings import Settings
-from clearance.signing import KeyRing
-from clearance.store.database import make_engine, make_session_factory
+from clearance.signing.keys import KeyRing
+from clearance.store.engine import make_engine, make_session_factory
 from clearance.store.migrate import upgrade
-from clearance.store.unit_of_work import UnitOfWork
+from clearance.store.unit_of_work import SqlUnitOfWork
 from schemas.registry import Topic, parse_event
 
 
@@ -66,7 +67,7 @@ def main(database_url: str | None, students: int, events: int, apps: int, batch:
             started = time.perf_counter()
             decisions = 0
             for events_batch in batches:
-                with UnitOfWork(factory) as uow:
+                with SqlUnitOfWork(factory) as uow:
                     decisions += handle_batch(uow, events_batch, [], ctx).decisions
                     uow.commit()
             seconds = time.perf_counter() - started

@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from bench.population import CENTRAL, LOANS_PER_STUDENT, StudentPlan
 from bench.workload import START
-from clearance.ordering import stamp
+from clearance.domain.ordering import stamp
 
 # Columns of each table in the order the rows below give them.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -63,7 +63,7 @@ class PreloadResult:
 
 @lru_cache(maxsize=65_536)
 def _stamp_prefix(moment: datetime, rank: int) -> str:
-    # The stamp of clearance.ordering up to its source: the few distinct moments repeat over millions of rows.
+    # The stamp of clearance.domain.ordering up to its source: the few distinct moments repeat over millions of rows.
     return stamp(moment, None, rank, "", "")[:-1]
 
 

@@ -29,7 +29,7 @@ from bench.stores import fresh_store
 from bench.traffic import OutcomeReader, publish_all, publish_burst, publish_paced
 from bench.workload import Application, CirculationMix, applications
 from clearance.settings import Settings
-from clearance.store.database import make_engine, make_session_factory
+from clearance.store.engine import make_engine, make_session_factory
 from clearance.store.migrate import upgrade
 from producers.relay import OutboxRelay
 from producers.topics import ensure_topics

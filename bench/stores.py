@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from clearance.store.database import normalise_url
+from clearance.store.engine import normalise_url
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from bench.population import CENTRAL, PARTNER, StudentPlan, applicant_students, circulation_students
-from clearance.eventfactory import EventFactory, record_of
+from clearance.demo.eventfactory import EventFactory, record_of
 
 WIB = timezone(timedelta(hours=7))
 START = datetime(2026, 8, 3, 8, 0, tzinfo=WIB)

@@ -1,23 +1,17 @@
-"""The running service: one consumer loop per inbound topic and the outbox relay, in one process."""
+"""The running service: one consumer loop per inbound topic, the freshness sweeper and the outbox relay."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
-from datetime import timedelta
-from pathlib import Path
 
 import structlog
-from sqlalchemy import Engine
 
-from clearance.handlers import Context
-from clearance.metrics import ServiceMetrics
-from clearance.observe import NullObserver, Observer
-from clearance.policy import Policy, PolicyError, load_policy
+from clearance.observability.metrics import ServiceMetrics
+from clearance.observability.observer import NullObserver, Observer
+from clearance.services.results import Context
 from clearance.settings import Settings
-from clearance.signing import KeyRing, SigningKey
-from clearance.store.database import make_engine, make_session_factory
+from clearance.store.engine import Database
 from clearance.store.migrate import upgrade
 from consumers.loop import ConsumerLoop
 from consumers.sweeper import PendingSweeper
@@ -29,72 +23,21 @@ from schemas.registry import INBOUND_TOPICS
 log = structlog.get_logger("clearance.service")
 
 
-class PolicySource:
-    """The current policy; re-read when its file changes, so a change applies to later evaluations."""
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self._mtime = self._stat()
-        self._policy = load_policy(path)
-        self._lock = threading.Lock()
-
-    def _stat(self) -> float | None:
-        return os.stat(self.path).st_mtime if self.path is not None else None
-
-    def __call__(self) -> Policy:
-        if self.path is None:
-            return self._policy
-        with self._lock:
-            try:
-                mtime = self._stat()
-                if mtime != self._mtime:
-                    self._policy = load_policy(self.path)
-                    self._mtime = mtime
-                    log.info("policy_reloaded", path=str(self.path), policy=self._policy.digest)
-            except (OSError, PolicyError) as exc:
-                # Keep deciding with the last good policy rather than stopping the stream.
-                log.error("policy_reload_failed", path=str(self.path), error=str(exc))
-            return self._policy
-
-
-class KeySource:
-    """The current signing key, loaded once and reloaded when the key directory's marker changes."""
-
-    def __init__(self, ring: KeyRing) -> None:
-        self.ring = ring
-        ring.check_permissions()
-        self._key = ring.signing_key(create=True)
-        self._lock = threading.Lock()
-
-    def __call__(self) -> SigningKey:
-        with self._lock:
-            current = self.ring.current_id()
-            if current is not None and current != self._key.key_id:
-                self._key = self.ring.load(current)
-                log.info("signing_key_changed", key_id=current)
-            return self._key
-
-
 class Service:
-    """Wires settings, store, policy, keys, consumers and relay together."""
+    """Runs the consumer loops, the freshness sweeper and the relay in threads, and stops them together."""
 
-    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+    def __init__(self, settings: Settings, database: Database, context: Context) -> None:
         self.settings = settings
-        self.engine = engine or make_engine(settings.database_url)
-        self.session_factory = make_session_factory(self.engine)
-        self.policy = PolicySource(settings.policy_file)
-        self.keys = KeySource(KeyRing(settings.key_dir))
-        self.context = Context(
-            policy=self.policy,
-            signing_key=self.keys,
-            clock=settings.now,
-            issuer=settings.issuer,
-            freshness_max_wait=timedelta(seconds=settings.freshness_max_wait_seconds),
-        )
+        self.database = database
+        self.engine = database.engine
+        self.session_factory = database.sessions
+        self.context = context
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self.observer: Observer = NullObserver()
         self.metrics: ServiceMetrics | None = None
+        # Whether a worker thread died: the process then exits non-zero so a supervisor restarts it.
+        self.crashed = False
         if settings.metrics_port:
             self.metrics = ServiceMetrics(settings, self.session_factory, TopicWatermarks(settings))
             self.observer = self.metrics.observer
@@ -107,8 +50,13 @@ class Service:
             ensure_topics(self.settings)
 
     def start(self) -> None:
-        """Start the consumer loops and the relay in background threads."""
+        """Start the consumer loops and the relay in background threads.
+
+        Raises :class:`~clearance.store.engine.StoreInUse` when another service holds the SQLite file.
+        """
+        self.database.claim()
         self.stop_event.clear()
+        self.crashed = False
         for topic in INBOUND_TOPICS:
             loop = ConsumerLoop(
                 self.settings, topic, self.session_factory, self.context, self.stop_event, observer=self.observer
@@ -127,8 +75,8 @@ class Service:
             bootstrap=self.settings.kafka_bootstrap_servers,
             database=self.engine.url.render_as_string(hide_password=True),
             topic_prefix=self.settings.topic_prefix,
-            policy=self.policy().digest,
-            key_id=self.keys().key_id,
+            policy=self.context.policy().digest,
+            key_id=self.context.signing_key().key_id,
         )
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
@@ -137,6 +85,7 @@ class Service:
                 target()
             except BaseException:
                 log.exception("worker_crashed", worker=name)
+                self.crashed = True
                 # A dead worker would silently stop a topic; stop the whole
                 # process so the supervisor restarts it (offsets are safe).
                 self.stop_event.set()
@@ -157,7 +106,8 @@ class Service:
         log.info("service_stopped")
 
     def close(self) -> None:
-        self.engine.dispose()
+        """Release the database's connections."""
+        self.database.close()
 
     def wait(self) -> None:
         """Block until stopped (by a signal or a crashed worker)."""

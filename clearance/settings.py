@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     # than the inbound topics' retention so that no record still in Kafka loses its inbox id.
     retention_days: float = Field(default=35.0, gt=0)
     prune_interval_seconds: float = Field(default=3600.0, gt=0)
+    # G12: an inbound record larger than this (key and value) is dead-lettered as too-large; nothing
+    # the service publishes is larger than max_message_bytes (the producer's max_request_size).
+    max_record_bytes: int = Field(default=1_048_576, ge=1024)
+    max_message_bytes: int = Field(default=1_048_576, ge=65_536)
+    # G12: a timestamp later than now plus this is refused as time-in-future.
+    clock_skew_seconds: float = Field(default=300.0, ge=0)
     # Prometheus metrics and the /livez and /readyz checks; 0 turns the endpoint off.
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     metrics_host: str = "0.0.0.0"

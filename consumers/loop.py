@@ -1,6 +1,6 @@
 """One consumer loop per inbound topic.
 
-Each poll batch is validated, handed to :func:`clearance.handlers.handle_batch`
+Each poll batch is validated, handed to :func:`clearance.services.batch.handle_batch`
 in one database transaction, and only after that transaction commits are the
 batch's offsets committed (G10). Bad records go to the dead-letter outbox in
 the same transaction (G7). A database outage seeks back and retries the same
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from datetime import timedelta
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,15 +20,17 @@ import structlog
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from clearance.freshness import SourceOffsets
-from clearance.handlers import BatchResult, Context, DeadLetter, handle_batch
-from clearance.observe import NullObserver, Observer
+from clearance.domain.freshness import SourceOffsets
+from clearance.observability.observer import Observer
+from clearance.services.batch import handle_batch
+from clearance.services.results import BatchResult, Context, DeadLetter
 from clearance.settings import Settings
-from clearance.store.unit_of_work import UnitOfWork
-from consumers.backoff import Backoff
+from clearance.domain.admission import future_stamps
+from clearance.services.results import ServiceFault
+from clearance.store.errors import is_transient
+from clearance.worker import Worker
 from consumers.offsets import SourceOffsetReader
 from schemas.registry import ErrorKind, InboundEvent, InvalidEvent, Topic, parse_event
 
@@ -38,11 +41,14 @@ log = structlog.get_logger("clearance.consumer")
 _NON_TRANSIENT_RETRIES = 3
 
 
-def is_transient(exc: BaseException) -> bool:
-    """Whether the error is an outage to wait out rather than a property of the data."""
-    if isinstance(exc, OperationalError):
-        return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+def is_service_fault(exc: BaseException) -> bool:
+    """Whether the error is the service's own (its signing key, its disk), not the message's (G10)."""
+    return isinstance(exc, ServiceFault | OSError | MemoryError)
+
+
+def must_wait(exc: BaseException) -> bool:
+    """Whether to wait the error out (nothing committed, back-off) rather than blame a record."""
+    return is_transient(exc) or is_service_fault(exc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +58,7 @@ class _Item:
     letter: DeadLetter | None
 
 
-class ConsumerLoop:
+class ConsumerLoop(Worker):
     """Consumes one inbound topic until ``stop`` is set."""
 
     def __init__(
@@ -64,19 +70,15 @@ class ConsumerLoop:
         stop: threading.Event,
         observer: Observer | None = None,
     ) -> None:
-        self.settings = settings
+        super().__init__(settings, session_factory, stop, observer)
         self.topic = topic
         self.name = settings.topic(topic)
-        self.session_factory = session_factory
         self.context = context
-        self.stop = stop
-        self.observer: Observer = observer or NullObserver()
-        self.backoff = Backoff(settings.retry_initial_seconds, settings.retry_max_seconds)
+        self.skew = timedelta(seconds=settings.clock_skew_seconds)
         self.log = log.bind(topic=self.name)
         self.offsets: SourceOffsetReader = SourceOffsetReader(settings, own=topic)
         self._topic_id: str | None = None
         self._sources: SourceOffsets | None = None
-        self._positions: dict[tuple[str, int], int] = {}
         self._reported_at = 0.0
 
     def group_id(self) -> str:
@@ -135,19 +137,21 @@ class ConsumerLoop:
         self._sources = self.offsets.snapshot()
         if self._began_anew(consumer, self._sources.topic_ids.get(self.topic.value)):
             return False
-        self._positions = {(self.topic.value, tp.partition): records[-1].offset + 1 for tp, records in batch.items()}
+        positions = {(self.topic.value, tp.partition): records[-1].offset + 1 for tp, records in batch.items()}
         try:
-            result = self._store(items)
+            result = self._store(items, positions)
         except Exception as exc:
-            transient = is_transient(exc)
-            self.observer.batch_failed(self.name, exc, transient)
-            if transient:
+            waits = must_wait(exc)
+            self.observer.batch_failed(self.name, exc, waits)
+            if waits:
                 return self._wait_out(consumer, batch, exc)
             self.log.error("batch_failed", error=repr(exc), records=len(items))
-            result = self._store_one_by_one(items)
-            if result is None:
-                return self._wait_out(consumer, batch, exc)
+            outcome = self._store_one_by_one(items)
+            if isinstance(outcome, BaseException):
+                return self._wait_out(consumer, batch, outcome)
+            result = outcome
         self.backoff.reset()
+        self.observer.service_fault(self.name, None)
         self._commit(consumer, batch)
         self.observer.batch_applied(self.name, result, time.monotonic() - started)
         return True
@@ -164,11 +168,13 @@ class ConsumerLoop:
             ids = self.offsets.topic_ids()
             if self._began_anew(consumer, ids.get(self.topic.value)) or not positions:
                 return
-            with UnitOfWork(self.session_factory) as uow:
-                uow.repo.save_positions(positions, self.settings.now(), ids)
+            with self.unit_of_work() as uow:
+                uow.positions.save(positions, self.settings.now(), ids)
                 uow.commit()
         except Exception as exc:  # the next batch or report tries again
-            self.log.debug("position_report_failed", error=repr(exc)[:200])
+            # The freshness gate holds clearances until these positions are stored: say so.
+            self.observer.positions_not_saved(self.name, exc)
+            self.log.warning("position_report_failed", error=repr(exc)[:200])
 
     def _began_anew(self, consumer: KafkaConsumer, topic_id: str | None) -> bool:
         """Whether the topic was deleted and made again under its name (it has a new id); if so, read it from the start.
@@ -192,10 +198,19 @@ class ConsumerLoop:
         return known is not None
 
     def _decode(self, record: Any) -> _Item:
+        size = len(record.key or b"") + len(record.value or b"")
+        if size > self.settings.max_record_bytes:
+            message = f"record of {size} bytes (key and value) is over the limit of {self.settings.max_record_bytes}"
+            return _Item(record, None, self._letter(record, ErrorKind.TOO_LARGE.value, message))
         try:
-            return _Item(record, parse_event(record.value, self.topic), None)
+            event = parse_event(record.value, self.topic)
         except InvalidEvent as exc:
             return _Item(record, None, self._letter(record, exc.kind.value, exc.message))
+        future = future_stamps(event, self.settings.now(), self.skew)
+        if future:
+            message = f"timestamps later than now plus {self.skew}: {', '.join(future)}"
+            return _Item(record, None, self._letter(record, ErrorKind.TIME_IN_FUTURE.value, message))
+        return _Item(record, event, None)
 
     def _letter(self, record: Any, kind: str, message: str) -> DeadLetter:
         return DeadLetter(
@@ -208,23 +223,22 @@ class ConsumerLoop:
             message=message,
         )
 
-    def _store(self, items: Sequence[_Item]) -> BatchResult:
+    def _store(self, items: Sequence[_Item], positions: Mapping[tuple[str, int], int]) -> BatchResult:
+        """Apply ``items`` in one transaction, with ``positions``: the next offsets the stored data covers."""
         events = [i.event for i in items if i.event is not None]
         letters = [i.letter for i in items if i.letter is not None]
         attempt = 0
         while True:
             try:
-                with UnitOfWork(self.session_factory) as uow:
-                    result = handle_batch(
-                        uow, events, letters, self.context, positions=self._positions, sources=self._sources
-                    )
+                with self.unit_of_work() as uow:
+                    result = handle_batch(uow, events, letters, self.context, positions=positions, sources=self._sources)
                     uow.commit()
                 break
             except Exception as exc:
                 attempt += 1
                 # A concurrent instance applying the same event during a
                 # rebalance makes the inbox insert fail; the retry sees it as seen.
-                if is_transient(exc) or attempt >= _NON_TRANSIENT_RETRIES:
+                if must_wait(exc) or attempt >= _NON_TRANSIENT_RETRIES:
                     raise
                 self.log.warning("batch_retry", error=repr(exc), attempt=attempt)
         self.log.info(
@@ -239,24 +253,28 @@ class ConsumerLoop:
         )
         return result
 
-    def _store_one_by_one(self, items: Sequence[_Item]) -> BatchResult | None:
+    def _store_one_by_one(self, items: Sequence[_Item]) -> BatchResult | BaseException:
         """Find the records that fail on their own and dead-letter them, so the stream goes on.
 
-        Returns None when an outage interrupts the search (the batch is retried whole).
+        Each record is stored with the position just after it, never with the batch's:
+        the freshness gate must not count as applied a record not yet stored. Returns
+        the error when an outage or a fault of the service interrupts the search (the
+        rest of the batch is retried whole).
         """
         total = BatchResult()
         for item in items:
+            after = {(self.topic.value, item.record.partition): item.record.offset + 1}
             try:
-                result = self._store([item])
+                result = self._store([item], after)
             except Exception as exc:
-                if is_transient(exc):
-                    return None
+                if must_wait(exc):
+                    return exc
                 letter = self._letter(item.record, ErrorKind.PROCESSING_FAILED.value, f"{type(exc).__name__}: {exc}")
                 try:
-                    result = self._store([_Item(item.record, None, letter)])
+                    result = self._store([_Item(item.record, None, letter)], after)
                 except Exception as inner:
                     self.log.error("dead_letter_failed", error=repr(inner))
-                    return None
+                    return inner
             total.merge(result)
         return total
 
@@ -269,7 +287,12 @@ class ConsumerLoop:
             except (KafkaError, AssertionError, ValueError) as seek_error:  # partition revoked meanwhile
                 self.log.info("seek_skipped", partition=tp.partition, error=str(seek_error))
         delay = self.backoff.next_delay()
-        self.log.warning("store_unavailable", error=str(exc).splitlines()[0][:300], retry_in=round(delay, 2))
+        if is_service_fault(exc):
+            # Not the message's fault: nothing is dead-lettered, /readyz fails until a batch passes.
+            self.observer.service_fault(self.name, exc)
+            self.log.error("service_fault", error=f"{type(exc).__name__}: {exc}"[:300], retry_in=round(delay, 2))
+        else:
+            self.log.warning("store_unavailable", error=str(exc).splitlines()[0][:300], retry_in=round(delay, 2))
         self.stop.wait(delay)
         return False
 

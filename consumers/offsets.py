@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import structlog
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
-from clearance.freshness import SOURCES, SourceOffsets
+from clearance.domain.freshness import SOURCES, SourceOffsets
 from clearance.settings import Settings
 from schemas.registry import Topic
 

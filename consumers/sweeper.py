@@ -7,17 +7,17 @@ import threading
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
-from clearance.handlers import Context, handle_pending
-from clearance.observe import NullObserver, Observer
+from clearance.observability.observer import Observer
+from clearance.services.decide import decide_pending
+from clearance.services.results import Context
 from clearance.settings import Settings
-from clearance.store.unit_of_work import UnitOfWork
-from consumers.backoff import Backoff
+from clearance.worker import Worker
 from consumers.offsets import SourceOffsetReader
 
 log = structlog.get_logger("clearance.sweeper")
 
 
-class PendingSweeper:
+class PendingSweeper(Worker):
     """Looks for held applications every ``freshness_sweep_seconds`` until ``stop`` is set."""
 
     def __init__(
@@ -28,12 +28,8 @@ class PendingSweeper:
         stop: threading.Event,
         observer: Observer | None = None,
     ) -> None:
-        self.settings = settings
-        self.session_factory = session_factory
+        super().__init__(settings, session_factory, stop, observer)
         self.context = context
-        self.stop = stop
-        self.backoff = Backoff(settings.retry_initial_seconds, settings.retry_max_seconds)
-        self.observer: Observer = observer or NullObserver()
 
     def run(self) -> None:
         """Sweep until stopped."""
@@ -53,12 +49,12 @@ class PendingSweeper:
 
     def sweep(self, reader: SourceOffsetReader) -> int:
         """Re-evaluate held applications once; return how many decisions were made."""
-        with UnitOfWork(self.session_factory) as uow:
-            if not uow.repo.pending_students(1):
+        with self.unit_of_work() as uow:
+            if not uow.decisions.pending_students(1):
                 return 0
         sources = reader.snapshot()
-        with UnitOfWork(self.session_factory) as uow:
-            result = handle_pending(uow, self.context, sources)
+        with self.unit_of_work() as uow:
+            result = decide_pending(uow, self.context, sources)
             uow.commit()
         if result.decisions:
             self.observer.swept(result)

@@ -19,37 +19,27 @@ from typing import Any
 
 import structlog
 from kafka import KafkaProducer
+from kafka import errors as kafka_errors
 from kafka.errors import KafkaError
-from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
-from clearance.observe import NullObserver, Observer, Published
+from clearance.observability.observer import Observer, Published
 from clearance.settings import Settings
+from clearance.store.errors import is_transient
 from clearance.store.tables import OutboxRow
-from clearance.store.unit_of_work import UnitOfWork
-from consumers.backoff import Backoff
-from consumers.loop import is_transient
+from clearance.worker import Worker
 from schemas.registry import Topic
 
 log = structlog.get_logger("clearance.relay")
 
-_RELAY_LOCK = 7426018
-# Kafka's default message.max.bytes is about 1 MB; a dead letter larger than
-# this is published cut, its whole value staying in the dead_letters table.
-MAX_DEAD_LETTER_VALUE = 900_000
 
 
 def record_of(row: OutboxRow) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]:
     """Key, value and headers of an outbox row as the producer sends them."""
-    headers = [(k, v.encode("utf-8")) for k, v in json.loads(row.headers)]
-    value = row.value
-    if row.topic == Topic.DEAD_LETTER.value and value is not None and len(value) > MAX_DEAD_LETTER_VALUE:
-        headers.append(("value-truncated", str(len(value)).encode()))
-        value = value[:MAX_DEAD_LETTER_VALUE]
-    return row.key, value, headers
+    return row.key, row.value, [(k, v.encode("utf-8")) for k, v in json.loads(row.headers)]
 
 
-class OutboxRelay:
+class OutboxRelay(Worker):
     """Publishes the outbox until ``stop`` is set."""
 
     def __init__(
@@ -60,14 +50,10 @@ class OutboxRelay:
         producer: KafkaProducer | None = None,
         observer: Observer | None = None,
     ) -> None:
-        self.settings = settings
-        self.session_factory = session_factory
-        self.stop = stop
+        super().__init__(settings, session_factory, stop, observer)
         self.producer = producer
-        self.backoff = Backoff(settings.retry_initial_seconds, settings.retry_max_seconds)
         self.published = 0
         self._pruned_at = time.monotonic()
-        self.observer: Observer = observer or NullObserver()
 
     def _producer(self) -> KafkaProducer:
         return KafkaProducer(
@@ -79,7 +65,7 @@ class OutboxRelay:
             retries=2**31 - 1,
             delivery_timeout_ms=60_000,
             request_timeout_ms=30_000,
-            max_request_size=1_048_576,
+            max_request_size=self.settings.max_message_bytes,
         )
 
     def run(self) -> None:
@@ -128,8 +114,8 @@ class OutboxRelay:
             return None
         self._pruned_at = time.monotonic()
         before = datetime.now(UTC) - timedelta(days=self.settings.retention_days)
-        with UnitOfWork(self.session_factory) as uow:
-            outbox, inbox = uow.repo.prune(before)
+        with self.unit_of_work() as uow:
+            outbox, inbox = uow.outbox.prune(before), uow.inbox.prune(before)
             uow.commit()
         log.info("pruned", outbox_rows=outbox, inbox_ids=inbox, before=before.isoformat())
         return outbox, inbox
@@ -145,37 +131,54 @@ class OutboxRelay:
                 return
 
     def relay_once(self) -> int:
-        """Publish one batch of the outbox; return how many rows were marked published."""
+        """Publish one batch of each lane of the outbox; return how many rows were marked published.
+
+        Certificates and statuses go first, dead letters after them in a lane of their own,
+        so that neither a flood of dead letters nor one the broker refuses delays a certificate.
+        """
         assert self.producer is not None
-        with UnitOfWork(self.session_factory) as uow:
-            session = uow.session
-            assert session is not None
-            if uow.repo.dialect == "postgresql":
-                if not session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _RELAY_LOCK}).scalar():
-                    return 0
-            rows = uow.repo.unpublished(self.settings.relay_batch_size)
+        published = self._relay_lane(dead_letters=False)
+        return published + self._relay_lane(dead_letters=True)
+
+    def _relay_lane(self, dead_letters: bool) -> int:
+        assert self.producer is not None
+        with self.unit_of_work() as uow:
+            if not uow.outbox.lock_relay():
+                return 0
+            rows = uow.outbox.unpublished(self.settings.relay_batch_size, dead_letters=dead_letters)
             if not rows:
                 return 0
-            if uow.repo.dialect == "sqlite":
+            if not uow.dialect.postgresql:
                 # SQLite has one writer: do not hold it while waiting for the broker.
-                session.commit()
-            futures = [(row, self._send(row)) for row in rows]
+                uow.session.commit()
+            sent = [(row, self._send(row)) for row in rows]
             self.producer.flush(timeout=60)
             done: list[OutboxRow] = []
-            for row, future in futures:
-                try:
-                    future.get(timeout=0)
-                except Exception as exc:
-                    log.warning("publish_failed", outbox_id=row.id, type=row.type, error=repr(exc)[:300])
-                    break  # keep order: nothing after a failure is marked
-                done.append(row)
+            refused: list[tuple[OutboxRow, BaseException]] = []
+            failed = 0
+            for row, future in sent:
+                error = _error_of(future)
+                if error is None:
+                    done.append(row)
+                elif refused_for_good(error):
+                    refused.append((row, error))  # set aside: it holds up nothing behind it
+                else:
+                    log.warning("publish_failed", outbox_id=row.id, type=row.type, error=repr(error)[:300])
+                    failed = len(rows) - len(done) - len(refused)
+                    break  # keep order: nothing after a failure that may pass later is marked
+            now = datetime.now(UTC)
             if done:
-                published_at = datetime.now(UTC)
-                uow.repo.mark_published([r.id for r in done], published_at)
+                uow.outbox.mark_published([r.id for r in done], now)
+            for row, error in refused:
+                uow.outbox.set_aside(row.id, now, f"{type(error).__name__}: {error}")
+                log.error("set_aside", outbox_id=row.id, type=row.type, student_id=row.student_id,
+                          application_id=row.application_id, error=repr(error)[:300])  # fmt: skip
+            if done or refused:
                 uow.commit()
-                self.observer.published(
-                    [Published(r.type, r.topic, r.created_at, r.trigger_time, published_at) for r in done]
-                )
+            if refused:
+                self.observer.set_aside([(r.type, r.topic) for r, _ in refused])
+            if done:
+                self.observer.published([Published(r.type, r.topic, r.created_at, r.trigger_time, now) for r in done])
             for row in done:
                 log.info(
                     "published",
@@ -186,11 +189,40 @@ class OutboxRelay:
                     application_id=row.application_id,
                 )
             self.published += len(done)
-            if len(done) < len(rows):
-                raise KafkaError(f"{len(rows) - len(done)} outbox messages not acknowledged")
+            if failed:
+                raise KafkaError(f"{failed} outbox messages not acknowledged")
             return len(done)
 
     def _send(self, row: OutboxRow) -> Any:
         assert self.producer is not None
         key, value, headers = record_of(row)
-        return self.producer.send(self.settings.topic(Topic(row.topic)), key=key, value=value, headers=headers)
+        try:
+            return self.producer.send(self.settings.topic(Topic(row.topic)), key=key, value=value, headers=headers)
+        except KafkaError as exc:  # kafka-python refuses an oversized record in send() itself
+            return exc
+
+
+def _error_of(future: Any) -> BaseException | None:
+    if isinstance(future, BaseException):
+        return future
+    try:
+        future.get(timeout=0)
+    except Exception as exc:
+        return exc
+    return None
+
+
+# Refusals no retry will cure: the record itself is wrong for the broker.
+_FOR_GOOD = (
+    kafka_errors.MessageSizeTooLargeError,
+    kafka_errors.RecordListTooLargeError,
+    kafka_errors.InvalidRecordError,
+    kafka_errors.CorruptRecordError,
+    kafka_errors.InvalidTimestampError,
+    kafka_errors.UnsupportedForMessageFormatError,
+)
+
+
+def refused_for_good(error: BaseException) -> bool:
+    """Whether the broker (or the client before it) refused a record for a reason that will never pass."""
+    return isinstance(error, _FOR_GOOD)

@@ -60,11 +60,14 @@ class ErrorKind(StrEnum):
     """The ``error-kind`` header of a dead-lettered message."""
 
     INVALID_JSON = "invalid-json"
-    NOT_CLOUDEVENT = "not-cloudevent"
+    NOT_CLOUDEVENT = "invalid-cloudevent"
     UNKNOWN_TYPE = "unknown-type"
     WRONG_TOPIC = "wrong-topic"
-    SCHEMA_VIOLATION = "schema-violation"
+    SCHEMA_VIOLATION = "schema"
     PROCESSING_FAILED = "processing-failed"
+    UNAUTHORIZED = "unauthorized"
+    TIME_IN_FUTURE = "time-in-future"
+    TOO_LARGE = "too-large"
 
 
 class InvalidEvent(Exception):

@@ -9,7 +9,7 @@ import pytest
 from harness import Harness, settings_for
 from services import fresh_postgres_database, kafka_broker
 
-from clearance.store.database import make_engine, make_session_factory
+from clearance.store.engine import make_engine, make_session_factory
 from clearance.store.migrate import upgrade
 
 

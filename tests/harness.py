@@ -13,10 +13,10 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from clearance.eventfactory import record_of, topic_of
-from clearance.service import Service
+from clearance.bootstrap import create_service
+from clearance.demo.eventfactory import record_of, topic_of
 from clearance.settings import Settings
-from clearance.store.unit_of_work import UnitOfWork
+from clearance.store.unit_of_work import SqlUnitOfWork
 from schemas.registry import Topic
 
 OUTPUT_TOPICS = (Topic.STATUS, Topic.CERTIFICATES, Topic.DEAD_LETTER)
@@ -86,7 +86,7 @@ class Harness:
     def start(self, **overrides: Any) -> Service:
         """Start one more instance of the service (same group, same database unless overridden)."""
         settings = self.settings.model_copy(update=overrides) if overrides else self.settings
-        service = Service(settings)
+        service = create_service(settings)
         service.prepare()
         service.start()
         self.services.append(service)
@@ -141,8 +141,8 @@ class Harness:
         keys = [(e["source"], e["id"]) for e in events]
         deadline = time.monotonic() + timeout
         while True:
-            with UnitOfWork(self.services[0].session_factory) as uow:
-                if len(uow.repo.seen(keys)) == len(set(keys)):
+            with SqlUnitOfWork(self.services[0].session_factory) as uow:
+                if len(uow.inbox.seen(keys)) == len(set(keys)):
                     return
             if time.monotonic() > deadline:
                 raise AssertionError(f"the service did not apply {len(keys)} events within {timeout}s")

@@ -54,7 +54,7 @@ def kafka_broker() -> Iterator[str]:
         with KafkaContainer() as container:
             yield container.get_bootstrap_server()
         return
-    from clearance.broker import BrokerError, EmbeddedBroker
+    from clearance.demo.broker import BrokerError, EmbeddedBroker
 
     try:
         broker = EmbeddedBroker().start()

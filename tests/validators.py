@@ -40,7 +40,7 @@ def check_cli_invocation(args: list[str]) -> None:
     """Fail unless ``clearance ARGS`` names a real command with real options (as a manifest runs it)."""
     import click
 
-    from clearance.cli import main
+    from clearance.cli.main import main
 
     command: click.Command = main
     words = list(args)

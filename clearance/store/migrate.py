@@ -5,13 +5,13 @@ from __future__ import annotations
 from alembic import command
 from alembic.config import Config
 
-from clearance.store.database import make_engine, normalise_url
+from clearance.store.engine import make_engine, normalise_url
 
 
 def alembic_config(url: str) -> Config:
     """An Alembic configuration for the database at ``url``."""
     config = Config()
-    config.set_main_option("script_location", "clearance:migrations")
+    config.set_main_option("script_location", "clearance.store:migrations")
     config.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
     return config
 

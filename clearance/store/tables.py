@@ -1,6 +1,12 @@
 """The tables. Column names of the projection tables equal the field names of
-the domain dataclasses in :mod:`clearance.projections`, so rows and states
+the domain dataclasses in :mod:`clearance.domain.states`, so rows and states
 convert field by field.
+
+Which is the source of truth: for a projection state, the dataclass in
+:mod:`clearance.domain.states` (the fold works on it); the table here mirrors
+it column by column, and a migration in ``migrations/versions`` creates what
+this module declares. For the service's own
+rows (inbox, outbox, certificates, positions, dead letters) this module is.
 """
 
 from __future__ import annotations
@@ -23,9 +29,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from clearance.projections import DepositState, LoanStatus
+from clearance.domain.page_token import new_verification_token
+from clearance.domain.states import DepositState, LoanStatus
 from clearance.store.types import DecimalString, IsoDateTime, UtcDateTime
-from clearance.verification.token import new_verification_token
 from schemas.outbound import Status
 
 NAMING = {
@@ -163,6 +169,7 @@ class ApplicationRow(Base):
     withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
     withdrawn_reason: Mapped[str | None] = mapped_column(Text)
     withdrawn_at: Mapped[datetime | None] = mapped_column(IsoDateTime)
+    withdrawn_stamp: Mapped[str | None] = mapped_column(STAMP)
     # What the registrar was last told: compared to decide whether to publish.
     status: Mapped[Status] = mapped_column(_enum(Status), default=Status.PENDING, index=True)
     reasons: Mapped[str] = mapped_column(Text, default="[]")
@@ -233,6 +240,10 @@ class OutboxRow(Base):
     # When the fact that led to this message happened at its source (for latency).
     trigger_time: Mapped[datetime | None] = mapped_column(UtcDateTime)
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    # A row the broker refused for a reason no retry will cure: kept, shown to operators, skipped by
+    # the relay until an operator releases it (`clearance dlq release`).
+    set_aside_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    set_aside_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class DeadLetterRow(Base):

@@ -1,4 +1,4 @@
-"""The unit of work: one transaction, committed explicitly or rolled back."""
+"""The SQLAlchemy unit of work: one transaction, committed explicitly or rolled back."""
 
 from __future__ import annotations
 
@@ -6,37 +6,70 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from clearance.store.repository import Repository
+from clearance.store.decisions import SqlDecisions
+from clearance.store.dialect import Dialect
+from clearance.store.inbox import SqlInbox
+from clearance.store.outbox import SqlOutbox
+from clearance.store.pending import PendingWrites
+from clearance.store.positions import SqlPositions
+from clearance.store.states import SqlStates
 
 
-class UnitOfWork:
-    """``with uow:`` opens a session; nothing is kept unless :meth:`commit` is called."""
+class SqlUnitOfWork:
+    """``with uow:`` opens a session and its repositories; nothing is kept unless :meth:`commit` is called.
+
+    Certificates, outbox rows, decisions and revocations are deferred
+    (:mod:`clearance.store.pending`) and written by :meth:`commit`, or by any
+    read of their tables before it.
+    """
+
+    session: Session
+    dialect: Dialect
+    inbox: SqlInbox
+    states: SqlStates
+    decisions: SqlDecisions
+    positions: SqlPositions
+    outbox: SqlOutbox
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._factory = session_factory
-        self.session: Session | None = None
-        self.repo: Repository
+        self._pending: PendingWrites | None = None
 
-    def __enter__(self) -> UnitOfWork:
+    def __enter__(self) -> SqlUnitOfWork:
         self.session = self._factory()
-        self.repo = Repository(self.session)
+        self.dialect = Dialect(self.session)
+        self._pending = PendingWrites(self.dialect)
+        self.inbox = SqlInbox(self.dialect)
+        self.states = SqlStates(self.dialect)
+        self.decisions = SqlDecisions(self.dialect, self._pending)
+        self.positions = SqlPositions(self.dialect)
+        self.outbox = SqlOutbox(self.dialect, self._pending)
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        assert self.session is not None
         try:
             self.session.rollback()
         finally:
             self.session.close()
-            self.session = None
-
-    def commit(self) -> None:
-        assert self.session is not None
-        self.session.commit()
+            self._pending = None
 
     def flush(self) -> None:
-        assert self.session is not None
-        self.repo.write_pending()
+        """Write what is deferred without committing (tools and tests that read back in the same transaction)."""
+        assert self._pending is not None
+        self._pending.flush()
         self.session.flush()
+
+    def commit(self) -> None:
+        """Write what is deferred and commit."""
+        assert self._pending is not None
+        self._pending.flush()
+        self.session.commit()
+
+    def rollback(self) -> None:
+        """Forget everything since the last commit."""
+        assert self._pending is not None
+        self._pending = PendingWrites(self.dialect)
+        self.decisions.pending = self.outbox.pending = self._pending
+        self.session.rollback()

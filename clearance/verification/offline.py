@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 import rfc8785
 
-from clearance import credential
-from clearance.signing import verify
+from clearance.documents import credential
+from clearance.signing.keys import verify
 
 Form = Literal["certificate", "cloudevent", "credential"]
 ISSUED_TYPE = "clearance.certificate.issued"

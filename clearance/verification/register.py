@@ -11,7 +11,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from clearance.signing import verify
+from clearance.signing.keys import verify
 from clearance.store.tables import CertificateRow
 from clearance.verification.offline import Verdict, same_certificate
 

@@ -25,14 +25,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from clearance.documents.wording import LANGUAGES, date_text, say
+from clearance.domain.page_token import tokens_match
 from clearance.settings import Settings
-from clearance.signing import KeyRing
-from clearance.store.database import make_engine, make_session_factory
+from clearance.signing.keys import KeyRing
+from clearance.store.engine import Database, make_session_factory
 from clearance.verification import register
 from clearance.verification.offline import MalformedJson, UnreadableCertificate, parse_json, read_presented
 from clearance.verification.offline import verify_presented as check_proof
-from clearance.verification.token import tokens_match
-from clearance.wording import LANGUAGES, date_text, say
 
 log = structlog.get_logger("clearance.verification")
 
@@ -78,7 +78,9 @@ async def _body(request: Request) -> bytes:
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The verification service over ``settings``' database and key directory."""
     own_engine = engine is None
-    engine = engine or make_engine(settings.database_url)
+    database = Database(settings.database_url) if engine is None else None
+    engine = database.engine if database is not None else engine
+    assert engine is not None
     sessions = make_session_factory(engine)
     ring = KeyRing(settings.key_dir)
     pages = Environment(loader=PackageLoader("clearance.web"), autoescape=select_autoescape(default=True))

@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 from validators import ROOT, node_tool, run
 
-from clearance.cli import main
+from clearance.cli.main import main
 from schemas.asyncapi import DEAD_LETTER_MESSAGE, asyncapi_document, render
 from schemas.export import event_schema
 from schemas.registry import INBOUND_TOPICS, INBOUND_TYPES, OUTBOUND_TYPES, Topic

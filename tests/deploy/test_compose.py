@@ -17,13 +17,14 @@ from pathlib import Path
 import yaml
 from validators import ROOT, check_cli_invocation, settings_names
 
-from clearance.handlers import Context, handle_batch
-from clearance.policy import load_policy
+from clearance.config.policy_file import load_policy
 from clearance.service import Service
-from clearance.signing import KeyRing
-from clearance.store.database import make_engine, make_session_factory
+from clearance.services.batch import handle_batch
+from clearance.services.results import Context
+from clearance.signing.keys import KeyRing
+from clearance.store.engine import make_engine, make_session_factory
 from clearance.store.migrate import upgrade
-from clearance.store.unit_of_work import UnitOfWork
+from clearance.store.unit_of_work import SqlUnitOfWork
 from schemas.registry import Topic, parse_event
 from schemas.topology import LAYOUT
 
@@ -150,7 +151,7 @@ def test_the_readme_s_first_events_follow_the_contract_and_clear_the_student(tmp
     policy = load_policy(ROOT / "deploy" / "policy.toml")
     applied_at = events[-1].envelope.time + timedelta(minutes=1)
     context = Context(policy=lambda: policy, signing_key=lambda: key, clock=lambda: applied_at, issuer="urn:x")
-    with UnitOfWork(make_session_factory(engine)) as uow:
+    with SqlUnitOfWork(make_session_factory(engine)) as uow:
         result = handle_batch(uow, events, [], context)
         uow.commit()
     engine.dispose()

@@ -168,8 +168,8 @@ def context_files(root: Path) -> list[Path]:
 
 def test_the_build_context_keeps_out_keys_databases_and_history() -> None:
     files = {p.relative_to(ROOT).as_posix() for p in context_files(ROOT)}
-    assert "pyproject.toml" in files and "clearance/cli.py" in files
-    assert "clearance/migrations/versions/0001_initial_schema.py" in files
+    assert "pyproject.toml" in files and "clearance/cli/main.py" in files
+    assert "clearance/store/migrations/versions/0001_initial_schema.py" in files
     leaked = [f for f in files if f.startswith(("keys/", "tests/", "deploy/", ".ci/", "docs/")) or f.endswith(".db")]
     assert leaked == []
     assert not any("__pycache__" in f for f in files)
@@ -198,10 +198,10 @@ def test_the_files_in_the_build_context_build_the_wheel_the_image_installs(tmp_p
     [wheel] = (tmp_path / "out").glob("graduation_clearance-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in (
-        "clearance/cli.py", "clearance/default_policy.toml", "clearance/migrations/env.py",
-        "clearance/migrations/script.py.mako", "clearance/migrations/versions/0001_initial_schema.py",
-        "schemas/registry.py", "consumers/loop.py", "producers/relay.py", "clearance/commands/status.py",
+        "clearance/cli/main.py", "clearance/config/default_policy.toml", "clearance/store/migrations/env.py",
+        "clearance/store/migrations/script.py.mako", "clearance/store/migrations/versions/0001_initial_schema.py",
+        "schemas/registry.py", "consumers/loop.py", "producers/relay.py", "clearance/cli/status.py",
     ):  # fmt: skip
         assert expected in names, expected
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "clearance = clearance.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "clearance = clearance.cli.main:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -14,9 +14,9 @@ import pytest
 import yaml
 from validators import ROOT, check_cli_invocation, node_tool, run, settings_names
 
-from clearance.policy import parse_policy
+from clearance.config.policy_file import parse_policy
 from clearance.service import Service
-from clearance.signing import KeyRing
+from clearance.signing.keys import KeyRing
 from schemas.registry import Topic
 from schemas.topology import LAYOUT, max_useful_instances
 

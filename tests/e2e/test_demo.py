@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from clearance.demo import run_demo
-from clearance.signing import KeyRing, verify
-from clearance.simulation import simulate
+from clearance.demo.run import run_demo
+from clearance.demo.simulation import simulate
+from clearance.signing.keys import KeyRing, verify
 
 pytestmark = pytest.mark.kafka
 

@@ -10,7 +10,7 @@ from harness import Harness, settings_for
 from kafka import KafkaProducer
 from timeline import T0
 
-from clearance.eventfactory import EventFactory
+from clearance.demo.eventfactory import EventFactory
 from consumers.offsets import SourceOffsetReader
 from producers.topics import ensure_topics
 from schemas.registry import Topic

@@ -17,8 +17,8 @@ from services import fresh_postgres_database, postgres_admin_engine
 from sqlalchemy import func, select, text
 from timeline import T0
 
-from clearance.eventfactory import EventFactory
-from clearance.store.database import make_engine
+from clearance.demo.eventfactory import EventFactory
+from clearance.store.engine import make_engine
 from clearance.store.tables import CertificateRow, InboxRow
 from schemas.registry import Topic
 

@@ -20,7 +20,7 @@ from harness import Harness, settings_for
 from services import fresh_postgres_database, postgres_admin_engine
 from sqlalchemy import text
 
-from clearance.broker import EmbeddedBroker, free_port
+from clearance.demo.broker import EmbeddedBroker, free_port
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 

@@ -12,10 +12,10 @@ from harness import Harness
 from sqlalchemy import func, select
 from timeline import T0
 
-from clearance.eventfactory import EventFactory
-from clearance.store.database import make_engine, make_session_factory
+from clearance.demo.eventfactory import EventFactory
+from clearance.store.engine import make_engine, make_session_factory
 from clearance.store.tables import ApplicationRow, CertificateRow, DeadLetterRow, InboxRow, OutboxRow
-from clearance.store.unit_of_work import UnitOfWork
+from clearance.store.unit_of_work import SqlUnitOfWork
 
 registrar = EventFactory("urn:registrar:faults", lambda: T0)
 central = EventFactory("urn:library:central", lambda: T0)
@@ -99,14 +99,14 @@ def check_database(workload: Workload, database_url: str) -> int:
     """In the database: one certificate per cleared application, none for blocked, every event applied once."""
     engine = make_engine(database_url)
     try:
-        with UnitOfWork(make_session_factory(engine)) as uow:
+        with SqlUnitOfWork(make_session_factory(engine)) as uow:
             s = uow.session
             certificates = Counter(s.scalars(select(CertificateRow.application_id)))
             statuses = {
                 a.application_id: (a.status.value, json.loads(a.reasons)) for a in s.scalars(select(ApplicationRow))
             }
             keys = [(e["source"], e["id"]) for e in workload.all_events]
-            applied = uow.repo.seen(keys)
+            applied = uow.inbox.seen(keys)
             dead = s.scalar(select(func.count()).select_from(DeadLetterRow))
             unpublished = s.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.published_at.is_(None)))
             inbox = s.scalar(select(func.count()).select_from(InboxRow))

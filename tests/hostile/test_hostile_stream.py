@@ -12,9 +12,9 @@ from kafka import KafkaProducer
 from sqlalchemy import select
 from timeline import T0
 
-from clearance.eventfactory import EventFactory, record_of, topic_of
+from clearance.demo.eventfactory import EventFactory, record_of, topic_of
 from clearance.store.tables import DeadLetterRow
-from clearance.store.unit_of_work import UnitOfWork
+from clearance.store.unit_of_work import SqlUnitOfWork
 from schemas.registry import Topic
 
 pytestmark = pytest.mark.kafka
@@ -91,7 +91,7 @@ def test_a_hostile_stream_never_stops_the_service(harness: Harness) -> None:
     assert issued == {student: name for student, _, name in students}
 
     harness.wait_for(lambda _: len(harness.dead_letters()) >= len(bad_origins), timeout=90, what="every dead letter")
-    with UnitOfWork(service.session_factory) as uow:
+    with SqlUnitOfWork(service.session_factory) as uow:
         rows = uow.session.scalars(select(DeadLetterRow))
         stored = {(r.origin_topic, r.origin_partition, r.origin_offset): (r.error_kind, r.error_message) for r in rows}
     assert set(stored) == bad_origins
@@ -101,6 +101,7 @@ def test_a_hostile_stream_never_stops_the_service(harness: Harness) -> None:
         for r in harness.dead_letters()
     }
     assert set(published) == bad_origins
-    truncated = [r for r in published.values() if "value-truncated" in r.headers]
-    assert [int(r.headers["value-truncated"]) for r in truncated] == [len(huge)]
+    truncated = [r for r in published.values() if "value-length" in r.headers]
+    assert [int(r.headers["value-length"]) for r in truncated] == [len(huge)]
+    assert [r.headers["error-kind"] for r in truncated] == [b"too-large"]
     assert all(t.is_alive() for t in service.threads)

@@ -28,7 +28,7 @@ def _outcome(value: bytes) -> str:
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=2000))
 def test_random_bytes_are_refused_with_a_reason(value: bytes) -> None:
-    assert _outcome(value) in {"invalid-json", "not-cloudevent"}
+    assert _outcome(value) in {"invalid-json", "invalid-cloudevent"}
 
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -49,7 +49,7 @@ def test_any_json_that_is_not_a_cloudevent_is_refused_with_a_reason(value: objec
 )  # fmt: skip
 def test_every_type_with_arbitrary_data_is_valid_or_refused(event_type: str, data: dict, time: str) -> None:
     envelope = {"specversion": "1.0", "id": "x", "source": "urn:s", "type": event_type, "time": time, "data": data}
-    assert _outcome(json.dumps(envelope).encode()) in {"valid", "schema-violation", "not-cloudevent"}
+    assert _outcome(json.dumps(envelope).encode()) in {"valid", "schema", "invalid-cloudevent"}
 
 
 @settings(max_examples=300, deadline=None)
@@ -74,7 +74,7 @@ def test_lone_surrogates_and_nul_characters_are_refused_before_they_reach_the_da
     for text in ('"\\ud800"', '"a\\u0000b"'):
         raw = '{"specversion":"1.0","id":' + text + ',"source":"urn:s","type":"library.patron.linked",'
         raw += '"time":"2026-11-20T09:15:00+07:00","data":{"patron_id":"P","library_id":"c","student_id":"S"}}'
-        assert _outcome(raw.encode()) == "schema-violation"
+        assert _outcome(raw.encode()) == "schema"
 
 
 def test_right_to_left_marks_and_javanese_script_are_plain_text() -> None:

@@ -16,12 +16,12 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from timeline import T0
 
-from clearance.eventfactory import EventFactory
-from clearance.metrics import Monitor, PrometheusObserver
-from clearance.observe import Published
-from clearance.store.database import make_engine, make_session_factory
+from clearance.demo.eventfactory import EventFactory
+from clearance.observability.metrics import Monitor, PrometheusObserver
+from clearance.observability.observer import Published
+from clearance.store.engine import make_engine, make_session_factory
 from clearance.store.migrate import upgrade
-from clearance.store.unit_of_work import UnitOfWork
+from clearance.store.unit_of_work import SqlUnitOfWork
 from consumers.watermarks import BrokerUnavailable, TopicWatermarks
 from producers.topics import ensure_topics
 from schemas.registry import Topic
@@ -139,8 +139,8 @@ def test_consumer_lag_is_the_broker_next_offset_minus_the_stored_position(kafka_
     producer.close()
     engine = make_engine(settings.database_url)
     factory = make_session_factory(engine)
-    with UnitOfWork(factory) as uow:
-        uow.repo.save_positions({(Topic.DEPOSITS.value, 1): 2}, datetime.now(UTC))
+    with SqlUnitOfWork(factory) as uow:
+        uow.positions.save({(Topic.DEPOSITS.value, 1): 2}, datetime.now(UTC))
         uow.commit()
     probe = TopicWatermarks(settings)
     monitor = Monitor(settings, factory, probe)
@@ -236,7 +236,7 @@ class _AnsweringBroker:
 def test_a_taken_metrics_port_is_logged_and_readiness_fails_during_shutdown(tmp_path: Path) -> None:
     import threading
 
-    from clearance.metrics import ServiceMetrics
+    from clearance.observability.metrics import ServiceMetrics
 
     port = _free_port()
     settings = settings_for("127.0.0.1:1", f"sqlite:///{tmp_path / 'c.db'}", tmp_path, metrics_port=port)

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from services import fresh_postgres_database
 
-from clearance.logging import Redactor
+from clearance.observability.logging import Redactor
 from clearance.settings import Settings
-from clearance.signing import KeyRing
+from clearance.signing.keys import KeyRing
 
 SASL_SECRET = "s3cr3t-sasl-Pa55"
 DB_SECRET = "hunter2-db-Pa55"

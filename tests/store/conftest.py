@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 from timeline import T0, as_event
 
-from clearance.eventfactory import EventFactory
-from clearance.handlers import BatchResult, Context, handle_batch
-from clearance.policy import Policy, load_policy
-from clearance.signing import KeyRing
-from clearance.store.unit_of_work import UnitOfWork
+from clearance.config.policy_file import load_policy
+from clearance.demo.eventfactory import EventFactory
+from clearance.domain.policy import Policy
+from clearance.services.batch import handle_batch
+from clearance.services.results import BatchResult, Context
+from clearance.signing.keys import KeyRing
+from clearance.store.unit_of_work import SqlUnitOfWork
 
 
 @pytest.fixture
@@ -35,7 +37,7 @@ def apply(session_factory, context: Context) -> Callable[..., BatchResult]:
     """Apply envelopes as one batch in one committed transaction."""
 
     def _apply(*envelopes: dict[str, Any]) -> BatchResult:
-        with UnitOfWork(session_factory) as uow:
+        with SqlUnitOfWork(session_factory) as uow:
             result = handle_batch(uow, [as_event(e) for e in envelopes], [], context)
             uow.commit()
         return result

@@ -9,10 +9,11 @@ from datetime import timedelta
 from sqlalchemy import select
 from timeline import T0, as_event
 
-from clearance.freshness import SourceOffsets, sources_behind
-from clearance.handlers import handle_batch, handle_pending
+from clearance.domain.freshness import SourceOffsets, sources_behind
+from clearance.services.batch import handle_batch
+from clearance.services.decide import decide_pending
 from clearance.store.tables import ApplicationRow, CertificateRow
-from clearance.store.unit_of_work import UnitOfWork
+from clearance.store.unit_of_work import SqlUnitOfWork
 from schemas.outbound import Status
 
 CIRC, DEPO = "library.circulation", "thesis.deposits"
@@ -39,7 +40,7 @@ def _clear_student(library, desk, registrar) -> list:
 
 
 def _application(session_factory) -> ApplicationRow:
-    with UnitOfWork(session_factory) as uow:
+    with SqlUnitOfWork(session_factory) as uow:
         row = uow.session.get(ApplicationRow, "APP-1")
         uow.session.expunge_all()
         return row
@@ -53,7 +54,7 @@ def test_an_application_waits_while_circulation_is_behind_and_clears_when_it_cat
     registrar,
 ) -> None:
     behind = SourceOffsets({(CIRC, 0): 10, (DEPO, 0): 0})
-    with UnitOfWork(session_factory) as uow:
+    with SqlUnitOfWork(session_factory) as uow:
         result = handle_batch(uow, _clear_student(library, desk, registrar), [], context, sources=behind)
         uow.commit()
     assert result.issued == []
@@ -61,9 +62,9 @@ def test_an_application_waits_while_circulation_is_behind_and_clears_when_it_cat
     assert application.status is Status.PENDING
     assert json.loads(application.reasons) == [{"code": "SOURCE_NOT_CURRENT", "detail": CIRC}]
 
-    with UnitOfWork(session_factory) as uow:
-        uow.repo.save_positions({(CIRC, 0): 10}, T0)
-        result = handle_pending(uow, context, behind)
+    with SqlUnitOfWork(session_factory) as uow:
+        uow.positions.save({(CIRC, 0): 10}, T0)
+        result = decide_pending(uow, context, behind)
         uow.commit()
     assert len(result.issued) == 1
     assert _application(session_factory).status is Status.CLEARED
@@ -77,18 +78,18 @@ def test_a_late_loan_in_the_lagging_stream_blocks_instead_of_a_certificate(
     registrar,
 ) -> None:
     behind = SourceOffsets({(CIRC, 0): 1, (DEPO, 0): 0})
-    with UnitOfWork(session_factory) as uow:
+    with SqlUnitOfWork(session_factory) as uow:
         handle_batch(uow, _clear_student(library, desk, registrar), [], context, sources=behind)
         uow.commit()
     loan = library.loan_opened(
         "central", "L1", "P1", item_id="B1", title="Kalkulus", borrowed_at=T0 - timedelta(days=9),
         due_at=T0 - timedelta(days=2), time=T0 - timedelta(days=9),
     )  # fmt: skip
-    with UnitOfWork(session_factory) as uow:  # the circulation consumer catches up: its batch holds the loan
+    with SqlUnitOfWork(session_factory) as uow:  # the circulation consumer catches up: its batch holds the loan
         handle_batch(uow, [as_event(loan)], [], context, positions={(CIRC, 0): 1}, sources=behind)
         uow.commit()
     assert _application(session_factory).status is Status.BLOCKED
-    with UnitOfWork(session_factory) as uow:
+    with SqlUnitOfWork(session_factory) as uow:
         assert uow.session.scalars(select(CertificateRow)).all() == []
 
 
@@ -100,12 +101,12 @@ def test_after_the_bound_the_decision_is_made_and_the_stale_sources_recorded(
     registrar,
 ) -> None:
     behind = SourceOffsets({(CIRC, 0): 10, (DEPO, 0): 3})
-    with UnitOfWork(session_factory) as uow:
+    with SqlUnitOfWork(session_factory) as uow:
         handle_batch(uow, _clear_student(library, desk, registrar), [], context, sources=behind)
         uow.commit()
     later = replace(context, clock=lambda: context.clock() + timedelta(seconds=61))
-    with UnitOfWork(session_factory) as uow:
-        result = handle_pending(uow, later, behind)
+    with SqlUnitOfWork(session_factory) as uow:
+        result = decide_pending(uow, later, behind)
         uow.commit()
     assert len(result.issued) == 1
     application = _application(session_factory)
@@ -114,33 +115,33 @@ def test_after_the_bound_the_decision_is_made_and_the_stale_sources_recorded(
 
 
 def test_positions_never_move_backwards_within_one_topic(session_factory) -> None:
-    with UnitOfWork(session_factory) as uow:
-        uow.repo.save_positions({(CIRC, 0): 7}, T0)
-        uow.repo.save_positions({(CIRC, 0): 3, (CIRC, 1): 2}, T0)
+    with SqlUnitOfWork(session_factory) as uow:
+        uow.positions.save({(CIRC, 0): 7}, T0)
+        uow.positions.save({(CIRC, 0): 3, (CIRC, 1): 2}, T0)
         uow.commit()
-    with UnitOfWork(session_factory) as uow:
-        assert uow.repo.applied_positions([CIRC]) == {(CIRC, 0): 7, (CIRC, 1): 2}
+    with SqlUnitOfWork(session_factory) as uow:
+        assert uow.positions.applied([CIRC]) == {(CIRC, 0): 7, (CIRC, 1): 2}
 
 
 def test_a_topic_made_anew_under_its_name_starts_its_positions_again(session_factory) -> None:
-    with UnitOfWork(session_factory) as uow:
-        uow.repo.save_positions({(CIRC, 0): 228, (CIRC, 1): 40}, T0, {CIRC: "old-id"})
-        uow.repo.save_positions({(CIRC, 0): 12}, T0, {CIRC: "new-id"})
-        uow.repo.save_positions({(CIRC, 0): 9}, T0, {CIRC: "new-id"})
+    with SqlUnitOfWork(session_factory) as uow:
+        uow.positions.save({(CIRC, 0): 228, (CIRC, 1): 40}, T0, {CIRC: "old-id"})
+        uow.positions.save({(CIRC, 0): 12}, T0, {CIRC: "new-id"})
+        uow.positions.save({(CIRC, 0): 9}, T0, {CIRC: "new-id"})
         uow.commit()
-    with UnitOfWork(session_factory) as uow:
-        assert uow.repo.applied_positions([CIRC], {CIRC: "new-id"}) == {(CIRC, 0): 12}
+    with SqlUnitOfWork(session_factory) as uow:
+        assert uow.positions.applied([CIRC], {CIRC: "new-id"}) == {(CIRC, 0): 12}
         # Partition 1 of the old log says nothing about the new one: the gate sees it unapplied.
         snapshot = SourceOffsets({(CIRC, 0): 12, (CIRC, 1): 30, (DEPO, 0): 0}, topic_ids={CIRC: "new-id"})
-        assert sources_behind(snapshot, uow.repo.applied_positions([CIRC, DEPO], snapshot.topic_ids)) == (CIRC,)
+        assert sources_behind(snapshot, uow.positions.applied([CIRC, DEPO], snapshot.topic_ids)) == (CIRC,)
 
 
 def test_positions_without_a_topic_id_keep_counting(session_factory) -> None:
     """Brokers before Kafka 2.8 give no topic ids; positions then count as offsets alone."""
-    with UnitOfWork(session_factory) as uow:
-        uow.repo.save_positions({(CIRC, 0): 5}, T0)
-        uow.repo.save_positions({(CIRC, 0): 3}, T0, {CIRC: None})
+    with SqlUnitOfWork(session_factory) as uow:
+        uow.positions.save({(CIRC, 0): 5}, T0)
+        uow.positions.save({(CIRC, 0): 3}, T0, {CIRC: None})
         uow.commit()
-    with UnitOfWork(session_factory) as uow:
-        assert uow.repo.applied_positions([CIRC], {CIRC: "some-id"}) == {(CIRC, 0): 5}
-        assert uow.repo.applied_positions([CIRC]) == {(CIRC, 0): 5}
+    with SqlUnitOfWork(session_factory) as uow:
+        assert uow.positions.applied([CIRC], {CIRC: "some-id"}) == {(CIRC, 0): 5}
+        assert uow.positions.applied([CIRC]) == {(CIRC, 0): 5}

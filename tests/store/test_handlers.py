@@ -9,15 +9,16 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from timeline import T0, as_event
 
-from clearance.handlers import DeadLetter, handle_batch
-from clearance.signing import KeyRing, verify
+from clearance.services.batch import handle_batch
+from clearance.services.results import DeadLetter
+from clearance.signing.keys import KeyRing, verify
 from clearance.store.tables import ApplicationRow, CertificateRow, DeadLetterRow, OutboxRow
-from clearance.store.unit_of_work import UnitOfWork
+from clearance.store.unit_of_work import SqlUnitOfWork
 from schemas.outbound import Status
 
 
 def _outbox(session_factory) -> list[dict]:
-    with UnitOfWork(session_factory) as uow:
+    with SqlUnitOfWork(session_factory) as uow:
         rows = uow.session.scalars(select(OutboxRow).order_by(OutboxRow.id)).all()
         return [
             {
@@ -31,14 +32,14 @@ def _outbox(session_factory) -> list[dict]:
 
 
 def _status(session_factory, application_id: str) -> Status:
-    with UnitOfWork(session_factory) as uow:
+    with SqlUnitOfWork(session_factory) as uow:
         row = uow.session.get(ApplicationRow, application_id)
         assert row is not None
         return row.status
 
 
 def _certificates(session_factory) -> list[CertificateRow]:
-    with UnitOfWork(session_factory) as uow:
+    with SqlUnitOfWork(session_factory) as uow:
         rows = list(uow.session.scalars(select(CertificateRow)))
         uow.session.expunge_all()
         return rows
@@ -131,7 +132,7 @@ def test_a_loan_of_an_unlinked_patron_counts_once_the_link_arrives(apply, sessio
     assert _status(session_factory, "APP-2") is Status.CLEARED or True  # S2 has no loan yet: P-NEW is unlinked
     apply(_submit(registrar, student="S3", application="APP-3"), desk.deposit_submitted("D3", "S3", "T"))
     apply(library.patron_linked("central", "P-NEW", "S3"))
-    with UnitOfWork(session_factory) as uow:
+    with SqlUnitOfWork(session_factory) as uow:
         reasons = json.loads(uow.session.get(ApplicationRow, "APP-3").reasons)
     assert {r["code"] for r in reasons} == {"OUTSTANDING_LOAN", "THESIS_NOT_ACCEPTED"}
 
@@ -159,10 +160,10 @@ def test_withdrawal_before_submission_arrives_means_no_certificate_ever(
 def test_dead_letters_are_kept_with_their_origin_and_published(session_factory, context) -> None:
     letter = DeadLetter("library.circulation", 2, 41, b"P1", b"{oops", "invalid-json", "not UTF-8 JSON")
     for _ in range(2):  # a re-delivered bad record is dead-lettered once
-        with UnitOfWork(session_factory) as uow:
+        with SqlUnitOfWork(session_factory) as uow:
             handle_batch(uow, [], [letter], context)
             uow.commit()
-    with UnitOfWork(session_factory) as uow:
+    with SqlUnitOfWork(session_factory) as uow:
         assert uow.session.scalar(select(func.count()).select_from(DeadLetterRow)) == 1
     [message] = _outbox(session_factory)
     assert message["topic"] == "clearance.dead-letter" and message["key"] == b"P1"
@@ -183,7 +184,7 @@ def test_two_topics_racing_on_one_student_never_lose_the_clearance(session_facto
             library.patron_linked("central", patron, student), loan,
             desk.deposit_submitted(f"RD{round_}", student, "Skripsi"), _submit(registrar, student, app),
         ]  # fmt: skip
-        with UnitOfWork(session_factory) as uow:
+        with SqlUnitOfWork(session_factory) as uow:
             handle_batch(uow, [as_event(e) for e in setup], [], context)
             uow.commit()
         fixes = [
@@ -195,7 +196,7 @@ def test_two_topics_racing_on_one_student_never_lose_the_clearance(session_facto
 
         def run(events: list, barrier: threading.Barrier = barrier, errors: list = errors) -> None:
             try:
-                with UnitOfWork(session_factory) as uow:
+                with SqlUnitOfWork(session_factory) as uow:
                     barrier.wait()
                     handle_batch(uow, events, [], context)
                     uow.commit()
@@ -215,7 +216,7 @@ def test_two_topics_racing_on_one_student_never_lose_the_clearance(session_facto
 def test_every_decision_is_logged_with_event_student_and_application(apply, registrar, library, desk) -> None:
     from structlog.testing import capture_logs
 
-    from clearance.logging import configure_logging
+    from clearance.observability.logging import configure_logging
 
     configure_logging("console", "info")  # an earlier test may have raised the level
     submitted = _submit(registrar)
@@ -235,7 +236,7 @@ def test_a_payment_sent_again_after_its_inbox_id_was_pruned_is_not_counted_twice
 
     payment = library.fine_paid("central", "F1", "P1", "10000", time=T0 + timedelta(hours=2))
     apply(*_ready_student(library, desk), library.fine_assessed("central", "F1", "P1", "20000"), payment)
-    with UnitOfWork(session_factory) as uow:
+    with SqlUnitOfWork(session_factory) as uow:
         uow.session.query(InboxRow).delete()
         uow.commit()
     apply(payment, _submit(registrar))

@@ -15,10 +15,11 @@ from click.testing import CliRunner, Result
 from kafka import KafkaProducer
 from timeline import T0
 
-from clearance.cli import main
-from clearance.handlers import DeadLetter, handle_batch
+from clearance.cli.main import main
+from clearance.services.batch import handle_batch
+from clearance.services.results import DeadLetter
 from clearance.settings import Settings
-from clearance.store.unit_of_work import UnitOfWork
+from clearance.store.unit_of_work import SqlUnitOfWork
 from producers.topics import ensure_topics
 from schemas.registry import Topic
 
@@ -93,7 +94,7 @@ def test_show_lists_dead_letters_keyed_by_the_students_patron_id(
 ) -> None:
     _blocked_student(apply, registrar, library, desk)
     letter = DeadLetter("library.circulation", 2, 41, b"P1", b"{oops", "invalid-json", "not UTF-8 JSON")
-    with UnitOfWork(session_factory) as uow:
+    with SqlUnitOfWork(session_factory) as uow:
         handle_batch(uow, [], [letter], context)
         uow.commit()
     result = _cli(database_url, "applications", "show", "S1")
@@ -113,7 +114,7 @@ def test_status_counts_applications_backlog_and_dead_letters(
     _blocked_student(apply, registrar, library, desk)
     _cleared_student(apply, registrar, library, desk)
     letter = DeadLetter("thesis.deposits", 0, 7, b"S9", b"\xff", "invalid-json", "not UTF-8 JSON")
-    with UnitOfWork(session_factory) as uow:
+    with SqlUnitOfWork(session_factory) as uow:
         handle_batch(uow, [], [letter], context)
         uow.commit()
     result = _cli(database_url, "status", "--no-broker")
@@ -154,8 +155,8 @@ def test_status_shows_lag_per_partition_from_the_broker_and_the_stored_positions
     for _ in range(4):
         producer.send(settings.topic(Topic.CIRCULATION), key=b"P1", value=b"{}", partition=0).get(timeout=30)
     producer.close()
-    with UnitOfWork(session_factory) as uow:
-        uow.repo.save_positions({(Topic.CIRCULATION.value, 0): 1}, datetime.now(UTC))
+    with SqlUnitOfWork(session_factory) as uow:
+        uow.positions.save({(Topic.CIRCULATION.value, 0): 1}, datetime.now(UTC))
         uow.commit()
     result = _cli(
         database_url, "status", CLEARANCE_KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap, CLEARANCE_TOPIC_PREFIX=prefix
@@ -175,3 +176,21 @@ def test_an_unreachable_database_is_a_clear_error_not_a_traceback() -> None:
         assert result.exit_code == 1, result.output
         assert "Error: cannot read the database at postgresql+psycopg://clearance:***@127.0.0.1" in result.output
         assert "s3cret" not in result.output and "Traceback" not in result.output
+
+
+def test_rows_set_aside_are_shown_by_status_and_dlq_list_and_released_by_dlq_release(
+    apply, session_factory, database_url, registrar, library, desk
+) -> None:
+    _cleared_student(apply, registrar, library, desk)
+    with SqlUnitOfWork(session_factory) as uow:
+        row = uow.outbox.unpublished(1)[0]
+        uow.outbox.set_aside(row.id, datetime.now(UTC), "MessageSizeTooLargeError: over the broker's limit")
+        uow.commit()
+    status = _cli(database_url, "status", "--no-broker")
+    assert "1 set aside" in status.output
+    listing = _cli(database_url, "dlq", "list")
+    assert "outbox rows set aside" in listing.output and "MessageSizeTooLargeError" in listing.output
+    released = _cli(database_url, "dlq", "release")
+    assert "released 1 outbox rows" in released.output
+    with SqlUnitOfWork(session_factory) as uow:
+        assert uow.outbox.set_aside_rows() == []

@@ -8,7 +8,7 @@ from datetime import timedelta
 from timeline import T0
 
 from clearance.store.tables import ApplicationRow
-from clearance.store.unit_of_work import UnitOfWork
+from clearance.store.unit_of_work import SqlUnitOfWork
 
 AS_OF = T0 + timedelta(days=1)
 
@@ -53,7 +53,7 @@ def _submit(apply, registrar) -> None:
 
 
 def _reasons(session_factory) -> tuple[str, list[dict]]:
-    with UnitOfWork(session_factory) as uow:
+    with SqlUnitOfWork(session_factory) as uow:
         row = uow.session.get(ApplicationRow, "APP-1")
         return row.status.value, json.loads(row.reasons)
 

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from clearance.projections import LoanStatus
-from clearance.store.database import make_engine
+from clearance.domain.states import LoanStatus
+from clearance.store.engine import make_engine
 from clearance.store.migrate import upgrade
-from clearance.store.tables import CertificateRow, LoanRow, PatronLinkRow
-from clearance.store.unit_of_work import UnitOfWork
+from clearance.store.tables import LoanRow, PatronLinkRow
+from clearance.store.unit_of_work import SqlUnitOfWork
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
 
@@ -29,58 +29,59 @@ def test_migration_creates_every_table_and_is_repeatable(database_url: str) -> N
 
 
 def test_inbox_remembers_applied_event_ids(session_factory) -> None:
-    with UnitOfWork(session_factory) as uow:
-        uow.repo.remember([("urn:a", "1", "t"), ("urn:a", "2", "t")], NOW)
+    with SqlUnitOfWork(session_factory) as uow:
+        uow.inbox.remember([("urn:a", "1", "t"), ("urn:a", "2", "t")], NOW)
         uow.commit()
-    with UnitOfWork(session_factory) as uow:
-        assert uow.repo.seen([("urn:a", "1"), ("urn:a", "3"), ("urn:b", "2")]) == {("urn:a", "1")}
+    with SqlUnitOfWork(session_factory) as uow:
+        assert uow.inbox.seen([("urn:a", "1"), ("urn:a", "3"), ("urn:b", "2")]) == {("urn:a", "1")}
 
 
 def test_inbox_refuses_the_same_event_twice(session_factory) -> None:
-    with UnitOfWork(session_factory) as uow:
-        uow.repo.remember([("urn:a", "1", "t")], NOW)
+    with SqlUnitOfWork(session_factory) as uow:
+        uow.inbox.remember([("urn:a", "1", "t")], NOW)
         uow.commit()
-    with UnitOfWork(session_factory) as uow, pytest.raises(IntegrityError):
-        uow.repo.remember([("urn:a", "1", "t")], NOW)
+    with SqlUnitOfWork(session_factory) as uow, pytest.raises(IntegrityError):
+        uow.inbox.remember([("urn:a", "1", "t")], NOW)
         uow.flush()
 
 
 def test_ids_with_quotes_and_percent_signs_are_plain_data(session_factory) -> None:
     nasty = 'x\'); DROP TABLE inbox; -- 100% "quoted"'
-    with UnitOfWork(session_factory) as uow:
-        uow.repo.remember([(nasty, nasty, "t")], NOW)
+    with SqlUnitOfWork(session_factory) as uow:
+        uow.inbox.remember([(nasty, nasty, "t")], NOW)
         uow.commit()
-    with UnitOfWork(session_factory) as uow:
-        assert uow.repo.seen([(nasty, nasty)]) == {(nasty, nasty)}
+    with SqlUnitOfWork(session_factory) as uow:
+        assert uow.inbox.seen([(nasty, nasty)]) == {(nasty, nasty)}
 
 
 def test_counters_count_up_from_one_per_name(session_factory) -> None:
-    with UnitOfWork(session_factory) as uow:
-        values = [uow.repo.next_value("certificate:2026-2"), uow.repo.next_value("certificate:2026-2")]
-        other = uow.repo.next_value("certificate:2027-1")
+    with SqlUnitOfWork(session_factory) as uow:
+        values = [uow.decisions.take_values("certificate:2026-2", 1), uow.decisions.take_values("certificate:2026-2", 1)]
+        other = uow.decisions.take_values("certificate:2027-1", 1)
         uow.commit()
     assert values == [1, 2]
     assert other == 1
 
 
-def _certificate(number: str, application_id: str) -> CertificateRow:
-    return CertificateRow(
-        number=number, application_id=application_id, student_id="S1", key_id="k", issued_at=NOW, document="{}"
-    )
+def _certificate(number: str, application_id: str) -> dict[str, object]:
+    return {
+        "number": number, "application_id": application_id, "student_id": "S1", "key_id": "k", "issued_at": NOW,
+        "document": "{}",
+    }  # fmt: skip
 
 
 def test_the_database_allows_one_certificate_per_application(session_factory) -> None:
-    with UnitOfWork(session_factory) as uow:
-        uow.repo.add_certificate(_certificate("BP/1", "APP-1"))
+    with SqlUnitOfWork(session_factory) as uow:
+        uow.decisions.add_certificate(_certificate("BP/1", "APP-1"))
         uow.commit()
-    with UnitOfWork(session_factory) as uow, pytest.raises(IntegrityError):
-        uow.repo.add_certificate(_certificate("BP/2", "APP-1"))
+    with SqlUnitOfWork(session_factory) as uow, pytest.raises(IntegrityError):
+        uow.decisions.add_certificate(_certificate("BP/2", "APP-1"))
         uow.flush()
 
 
 def test_student_state_counts_loans_of_every_linked_patron_at_every_library(session_factory) -> None:
     due = NOW + timedelta(days=7)
-    with UnitOfWork(session_factory) as uow:
+    with SqlUnitOfWork(session_factory) as uow:
         s = uow.session
         s.add_all(
             [
@@ -99,8 +100,8 @@ def test_student_state_counts_loans_of_every_linked_patron_at_every_library(sess
         ]:
             s.add(LoanRow(library_id=library, loan_id=loan, patron_id=patron, status=status, due_at=due))
         uow.commit()
-    with UnitOfWork(session_factory) as uow:
-        state = uow.repo.student_state("S1")
+    with SqlUnitOfWork(session_factory) as uow:
+        state = uow.states.student_states(["S1"])["S1"]
     assert {(loan.library_id, loan.loan_id, loan.status) for loan in state.loans} == {
         ("central", "L1", LoanStatus.OPEN),
         ("fk-teknik", "L1", LoanStatus.LOST),
@@ -112,10 +113,10 @@ def test_datetimes_keep_the_offset_they_were_sent_with(session_factory) -> None:
     from datetime import timezone
 
     due = datetime(2026, 10, 1, 0, 0, tzinfo=timezone(timedelta(hours=7)))
-    with UnitOfWork(session_factory) as uow:
+    with SqlUnitOfWork(session_factory) as uow:
         uow.session.add(LoanRow(library_id="c", loan_id="L", patron_id="P", due_at=due, status=LoanStatus.OPEN))
         uow.commit()
-    with UnitOfWork(session_factory) as uow:
+    with SqlUnitOfWork(session_factory) as uow:
         row = uow.session.get(LoanRow, ("c", "L"))
         assert row is not None
         assert row.due_at is not None and row.due_at.isoformat() == "2026-10-01T00:00:00+07:00"
@@ -129,10 +130,10 @@ def test_instants_the_service_records_come_back_aware_and_comparable_in_utc(sess
 
     jakarta = timezone(timedelta(hours=7))
     at = datetime(2026, 11, 24, 10, 0, tzinfo=jakarta)
-    with UnitOfWork(session_factory) as uow:
-        uow.repo.remember([("urn:s", "e1", "library.loan.opened")], at)
+    with SqlUnitOfWork(session_factory) as uow:
+        uow.inbox.remember([("urn:s", "e1", "library.loan.opened")], at)
         uow.commit()
-    with UnitOfWork(session_factory) as uow:
+    with SqlUnitOfWork(session_factory) as uow:
         row = uow.session.get(InboxRow, ("urn:s", "e1"))
         assert row is not None and row.processed_at == at and row.processed_at.tzinfo is not None
         assert row.processed_at.utcoffset() == timedelta(0)
@@ -144,9 +145,9 @@ def test_pruning_removes_only_published_outbox_rows_and_old_inbox_ids(session_fa
     from clearance.store.tables import InboxRow, OutboxRow
 
     old, recent = NOW - timedelta(days=40), NOW - timedelta(days=1)
-    with UnitOfWork(session_factory) as uow:
-        uow.repo.remember([("urn:a", "old", "t")], old)
-        uow.repo.remember([("urn:a", "new", "t")], recent)
+    with SqlUnitOfWork(session_factory) as uow:
+        uow.inbox.remember([("urn:a", "old", "t")], old)
+        uow.inbox.remember([("urn:a", "new", "t")], recent)
         for i, published in enumerate([old, recent, None]):
             uow.session.add(
                 OutboxRow(
@@ -161,9 +162,9 @@ def test_pruning_removes_only_published_outbox_rows_and_old_inbox_ids(session_fa
                 )
             )
         uow.commit()
-    with UnitOfWork(session_factory) as uow:
-        assert uow.repo.prune(NOW - timedelta(days=35)) == (1, 1)
+    with SqlUnitOfWork(session_factory) as uow:
+        assert (uow.outbox.prune(NOW - timedelta(days=35)), uow.inbox.prune(NOW - timedelta(days=35))) == (1, 1)
         uow.commit()
-    with UnitOfWork(session_factory) as uow:
+    with SqlUnitOfWork(session_factory) as uow:
         assert [r.event_id for r in uow.session.query(InboxRow)] == ["new"]
         assert sorted(r.event_id for r in uow.session.query(OutboxRow)) == ["e1", "e2"]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from clearance.certificates import certificate_document, sign_certificate
-from clearance.engine import Basis
-from clearance.signing import KeyRing, verify
+from clearance.domain.certificate import certificate_document, sign_certificate
+from clearance.domain.decision import Basis
+from clearance.signing.keys import KeyRing, verify
 
 WIB = timezone(timedelta(hours=7))
 

@@ -8,9 +8,17 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clearance.engine import StudentState, decide, evaluate
-from clearance.policy import Rules, parse_policy
-from clearance.projections import Deposit, DepositState, Fine, Loan, LoanStatus, Training
+from clearance.config.policy_file import parse_policy
+from clearance.domain.decision import StudentState, decide, evaluate
+from clearance.domain.policy import Rules
+from clearance.domain.states import (
+    Deposit,
+    DepositState,
+    Fine,
+    Loan,
+    LoanStatus,
+    Training,
+)
 from schemas.outbound import Status
 
 WIB = timezone(timedelta(hours=7))

@@ -8,16 +8,18 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clearance.projections import (
+from clearance.domain.folds import (
+    apply_application,
+    apply_deposit,
+    apply_fine,
+    apply_loan,
+)
+from clearance.domain.states import (
     Application,
     Deposit,
     Fine,
     Loan,
     LoanStatus,
-    apply_application,
-    apply_deposit,
-    apply_fine,
-    apply_loan,
 )
 from schemas.registry import InboundEvent, parse_event
 
@@ -218,3 +220,22 @@ def test_a_withdrawal_is_final_whatever_order_the_registrar_events_arrive_in(ord
         event = by_name[name]
         application = apply_application(application, event.envelope, event.data)
     assert application.withdrawn and application.full_name == "Siti R."
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.permutations(["submitted", "withdrawn-early", "withdrawn-late"]))
+def test_of_two_withdrawals_the_later_stamped_one_gives_the_reason_whatever_the_arrival_order(order: list[str]) -> None:
+    by_name = {
+        "submitted": _event("graduation.application.submitted", {"application_id": "A1", "student_id": "S1",
+                            "full_name": "Siti", "faculty": "F", "program": "P", "degree_level": "S1",
+                            "graduation_period": "2026-2"}, 1, "s1"),
+        "withdrawn-early": _event("graduation.application.withdrawn", {"application_id": "A1", "student_id": "S1",
+                                  "reason": "moved abroad"}, 3, "w1"),
+        "withdrawn-late": _event("graduation.application.withdrawn", {"application_id": "A1", "student_id": "S1",
+                                 "reason": "postponed to 2027-1"}, 4, "w2"),
+    }  # fmt: skip
+    application = Application("A1", "S1")
+    for name in order:
+        event = by_name[name]
+        application = apply_application(application, event.envelope, event.data)
+    assert application.withdrawn and application.withdrawn_reason == "postponed to 2027-1"

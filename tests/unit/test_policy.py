@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from clearance.policy import PolicyError, load_policy, parse_policy
+from clearance.config.policy_file import load_policy, parse_policy
+from clearance.domain.policy import PolicyError
 
 
 def test_the_built_in_default_is_the_specified_one() -> None:

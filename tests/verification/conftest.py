@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 from timeline import T0, as_event
 
-from clearance.eventfactory import EventFactory
-from clearance.handlers import Context, handle_batch
-from clearance.policy import load_policy
+from clearance.config.policy_file import load_policy
+from clearance.demo.eventfactory import EventFactory
+from clearance.services.batch import handle_batch
+from clearance.services.results import Context
 from clearance.settings import Settings
-from clearance.signing import KeyRing
-from clearance.store.database import make_engine, make_session_factory
-from clearance.store.unit_of_work import UnitOfWork
+from clearance.signing.keys import KeyRing
+from clearance.store.engine import make_engine, make_session_factory
+from clearance.store.unit_of_work import SqlUnitOfWork
 from clearance.verification import register
 
 BASE_URL = "http://verify.test"
@@ -43,7 +44,7 @@ class Issuer:
         self.desk = EventFactory("urn:repository:deposit-desk", lambda: T0)
 
     def _apply(self, *envelopes: dict) -> list[str]:
-        with UnitOfWork(self.sessions) as uow:
+        with SqlUnitOfWork(self.sessions) as uow:
             result = handle_batch(uow, [as_event(e) for e in envelopes], [], self.context)
             uow.commit()
         return result.issued

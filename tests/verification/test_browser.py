@@ -21,7 +21,7 @@ import uvicorn
 from PIL import Image
 from services import unavailable
 
-from clearance.documents import verification_url
+from clearance.verification.letters import verification_url
 from clearance.web.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"

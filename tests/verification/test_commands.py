@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from clearance.cli import main
+from clearance.cli.main import main
 from clearance.store.tables import OutboxRow
 
 

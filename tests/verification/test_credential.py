@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from verification import w3c_vector as w3c
 
-from clearance.credential import (
+from clearance.documents.credential import (
     add_proof,
     certificate_of,
     hash_data,
@@ -21,7 +21,7 @@ from clearance.credential import (
     verify_credential,
     verify_proof,
 )
-from clearance.signing import KeyRing
+from clearance.signing.keys import KeyRing
 from clearance.verification.offline import verify_json
 
 CERTIFICATE = {

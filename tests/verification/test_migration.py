@@ -9,7 +9,7 @@ import pytest
 from services import fresh_postgres_database
 from sqlalchemy import create_engine, inspect, text
 
-from clearance.store.database import normalise_url
+from clearance.store.engine import normalise_url
 from clearance.store.migrate import upgrade
 
 

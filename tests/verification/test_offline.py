@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from clearance.certificates import certificate_document, sign_certificate
-from clearance.engine import Basis
-from clearance.signing import KeyRing
+from clearance.domain.certificate import certificate_document, sign_certificate
+from clearance.domain.decision import Basis
+from clearance.signing.keys import KeyRing
 from clearance.verification.offline import MalformedJson, UnreadableCertificate, verify_json
 
 WIB = timezone(timedelta(hours=7))

@@ -9,9 +9,9 @@ import numpy as np
 import pypdfium2 as pdfium
 from click.testing import CliRunner
 
-from clearance.cli import main
-from clearance.documents import verification_url, write_pdfs
-from clearance.verification.token import page_url
+from clearance.cli.main import main
+from clearance.verification.letters import verification_url, write_pdfs
+from clearance.domain.page_token import page_url
 
 A4_POINTS = (595.28, 841.89)
 

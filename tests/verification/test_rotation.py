@@ -8,9 +8,9 @@ import stat
 import pytest
 from click.testing import CliRunner
 
-from clearance.cli import main
-from clearance.keyrotation import retire, retired_ids, rotate
-from clearance.signing import KeyRing, KeyRingError, verify
+from clearance.cli.main import main
+from clearance.signing.keys import KeyRing, KeyRingError, verify
+from clearance.signing.rotation import retire, retired_ids, rotate
 
 
 def _valid(issuer, number: str) -> tuple[bool, str]:

@@ -1,0 +1,5 @@
+"""``python -m clearance.cli``: the command line."""
+
+from clearance.cli.main import main
+
+main()

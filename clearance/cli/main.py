@@ -1,0 +1,21 @@
+"""The ``clearance`` command line: one group, its sub-commands in the modules beside this one."""
+
+from __future__ import annotations
+
+import click
+
+from clearance.cli import applications, certificates, contract, demo, dlq, keys, run, status
+from clearance.cli.context import CliContext
+
+
+@click.group()
+@click.version_option(package_name="graduation-clearance")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Library clearance (bebas pustaka) for graduation applications, over Kafka."""
+    ctx.ensure_object(CliContext)
+
+
+for _module in (run, contract, keys, demo, applications, certificates, dlq, status):
+    for _command in _module.COMMANDS:
+        main.add_command(_command)

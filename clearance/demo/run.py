@@ -1,0 +1,290 @@
+"""``clearance demo``: the service on its embedded default, doing its job on a simulated period.
+
+Starts the embedded broker, runs the service on a SQLite file, publishes a
+simulated graduation period in two phases, reads back what the service
+publishes, prints progress and a summary, checks every outcome against the
+simulation and writes the certificates to an output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import click
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from clearance.bootstrap import create_service
+from clearance.demo.broker import EmbeddedBroker
+from clearance.demo.eventfactory import record_of, topic_of
+from clearance.demo.simulation import GraduationPeriod, Student, simulate
+from clearance.observability.logging import configure_logging
+from clearance.service import Service
+from clearance.settings import Settings
+from clearance.signing.keys import KeyRing, verify
+from clearance.verification.letters import write_pdfs
+from schemas.registry import Topic
+
+
+class _Outputs:
+    """What the service published, read back from its output topics without a consumer group."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None, enable_auto_commit=False
+        )
+        topics = [settings.topic(Topic.STATUS), settings.topic(Topic.CERTIFICATES)]
+        # Partitions as the broker has them: a topic may predate this run's partition setting.
+        self.consumer.assign(
+            [TopicPartition(t, p) for t in topics for p in sorted(self.consumer.partitions_for_topic(t) or ())]
+        )
+        self.consumer.seek_to_beginning()
+        self.statuses: dict[str, list[dict[str, Any]]] = {}
+        self.issued: dict[str, dict[str, Any]] = {}
+        self.revoked: dict[str, dict[str, Any]] = {}
+
+    def read(self) -> None:
+        for records in self.consumer.poll(timeout_ms=200).values():
+            for record in records:
+                event = json.loads(record.value)
+                data = event["data"]
+                if event["type"] == "clearance.status.changed":
+                    self.statuses.setdefault(data["application_id"], []).append(data)
+                elif event["type"] == "clearance.certificate.issued":
+                    self.issued[data["certificate"]["application_id"]] = data
+                elif event["type"] == "clearance.certificate.revoked":
+                    self.revoked[data["application_id"]] = data
+
+    def status(self, application_id: str) -> str | None:
+        history = self.statuses.get(application_id)
+        return history[-1]["status"] if history else None
+
+    def reasons(self, application_id: str) -> list[dict[str, Any]]:
+        history = self.statuses.get(application_id)
+        return history[-1]["reasons"] if history else []
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+def _publish(producer: KafkaProducer, settings: Settings, events: Iterable[dict[str, Any]]) -> int:
+    # Circulation first, then deposits, then the registrar: the facts exist before the applications do.
+    order = {Topic.CIRCULATION: 0, Topic.DEPOSITS: 1, Topic.APPLICATIONS: 2}
+    by_topic: dict[Topic, list[dict[str, Any]]] = {}
+    for event in events:
+        by_topic.setdefault(topic_of(event), []).append(event)
+    count = 0
+    for topic in sorted(by_topic, key=order.__getitem__):
+        for event in by_topic[topic]:
+            key, value = record_of(event)
+            producer.send(settings.topic(topic), key=key, value=value)
+            count += 1
+        producer.flush()
+    return count
+
+
+def _wait(
+    outputs: _Outputs, label: str, done: Callable[[], tuple[int, int]], deadline: float, describe: Callable[[], str]
+) -> bool:
+    last = 0.0
+    while True:
+        outputs.read()
+        reached, total = done()
+        now = time.monotonic()
+        if reached >= total or now > deadline or now - last > 1.0:
+            click.echo(f"  {label}: {reached}/{total} {describe()}")
+            last = now
+        if reached >= total:
+            return True
+        if now > deadline:
+            return False
+
+
+def _counts(outputs: _Outputs, students: list[Student]) -> str:
+    tally = Counter(outputs.status(s.application_id) or "waiting" for s in students)
+    return "(" + ", ".join(f"{k} {v}" for k, v in sorted(tally.items())) + ")"
+
+
+def _explain(reason: dict[str, Any]) -> str:
+    code = reason["code"]
+    if code in ("OUTSTANDING_LOAN", "LOST_ITEM"):
+        where = " (inter-library)" if reason.get("interlibrary") else ""
+        return (
+            f"{code} '{reason.get('title')}' at {reason.get('library_id')}{where}, due {reason.get('due_at', '')[:10]}"
+        )
+    if code == "UNPAID_FINES":
+        return f"{code} {reason.get('currency')} {reason.get('amount')} at {reason.get('library_id')}"
+    if code in ("THESIS_NOT_ACCEPTED", "THESIS_REJECTED"):
+        return f"{code} ({reason.get('deposit_state')}{': ' + reason['detail'] if reason.get('detail') else ''})"
+    return code
+
+
+def run_demo(*, students: int, out_dir: Path, seed: int, timeout: float) -> int:
+    """Run the demo; return the process exit code (0 when every outcome matched the simulation)."""
+    configure_logging("console", "warning")
+    out_dir = out_dir.resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("clearance.db", "clearance.db-wal", "clearance.db-shm"):
+        (out_dir / stale).unlink(missing_ok=True)
+    shutil.rmtree(out_dir / "certificates", ignore_errors=True)
+
+    period = simulate(students, seed)
+    click.echo(f"Simulated graduation period 2026-2: {len(period.students)} students, "
+               f"{len(period.phase1)} events, then {len(period.phase2)} more.")  # fmt: skip
+    started = time.monotonic()
+    deadline = started + timeout
+    broker = EmbeddedBroker()
+    click.echo("Starting the embedded Kafka-compatible broker (Tansu) ...")
+    broker.start()
+    service: Service | None = None
+    outputs: _Outputs | None = None
+    try:
+        settings = Settings(
+            kafka_bootstrap_servers=broker.bootstrap_servers,
+            database_url=f"sqlite:///{out_dir / 'clearance.db'}",
+            key_dir=out_dir / "keys",
+            topic_partitions=3,
+            kafka_session_timeout_ms=6000,
+            kafka_heartbeat_interval_ms=1000,
+            poll_timeout_ms=200,
+            relay_idle_seconds=0.02,
+            log_format="console",
+            log_level="warning",
+        )
+        click.echo(f"Starting the service on {broker.bootstrap_servers} with {settings.database_url} ...")
+        service = create_service(settings)
+        service.prepare()
+        service.start()
+        outputs = _Outputs(settings)
+        producer = KafkaProducer(bootstrap_servers=broker.bootstrap_servers, acks="all", linger_ms=5)
+        return _play(period, settings, service, outputs, producer, out_dir, deadline, started)
+    finally:
+        if outputs is not None:
+            outputs.close()
+        if service is not None:
+            service.stop()
+            service.close()
+        broker.stop()
+
+
+def _play(
+    period: GraduationPeriod,
+    settings: Settings,
+    service: Service,
+    outputs: _Outputs,
+    producer: KafkaProducer,
+    out_dir: Path,
+    deadline: float,
+    started: float,
+) -> int:
+    students = period.students
+    click.echo(f"Phase 1: circulation history, deposits and {len(students)} applications ...")
+    _publish(producer, settings, period.phase1)
+    decided = _wait(
+        outputs,
+        "decided",
+        lambda: (
+            sum(outputs.status(s.application_id) not in (None, "pending") for s in students),
+            len(students),
+        ),
+        deadline,
+        lambda: _counts(outputs, students),
+    )
+    if decided:
+        click.echo(f"Phase 2: books returned, fines paid, deposits corrected, links and withdrawals "
+                   f"({len(period.phase2)} events) ...")  # fmt: skip
+        _publish(producer, settings, period.phase2)
+        _wait(
+            outputs, "as expected", lambda: (sum(_matches(outputs, s) for s in students), len(students)),
+            deadline, lambda: _counts(outputs, students),
+        )  # fmt: skip
+    producer.close()
+    outputs.read()
+    return _summarise(period, settings, outputs, out_dir, time.monotonic() - started)
+
+
+def _matches(outputs: _Outputs, student: Student) -> bool:
+    if outputs.status(student.application_id) != student.expected_status:
+        return False
+    if student.expected_status == "blocked":
+        return {r["code"] for r in outputs.reasons(student.application_id)} == student.expected_reasons
+    if student.expected_status == "cleared":
+        return student.application_id in outputs.issued
+    return True
+
+
+def _summarise(period: GraduationPeriod, settings: Settings, outputs: _Outputs, out_dir: Path, seconds: float) -> int:
+    students = period.students
+    final = Counter(outputs.status(s.application_id) or "no decision" for s in students)
+    reasons = Counter(r["code"] for s in students if outputs.status(s.application_id) == "blocked"
+                      for r in outputs.reasons(s.application_id))  # fmt: skip
+    cleared_later = [
+        s for s in students
+        if outputs.status(s.application_id) == "cleared"
+        and any(h["status"] == "blocked" for h in outputs.statuses.get(s.application_id, []))
+    ]  # fmt: skip
+    mismatches = [s for s in students if not _matches(outputs, s)]
+
+    certificates_dir = out_dir / "certificates"
+    certificates_dir.mkdir(exist_ok=True)
+    jwks = KeyRing(settings.key_dir).jwks()
+    invalid = 0
+    for data in outputs.issued.values():
+        number = data["certificate"]["number"]
+        (certificates_dir / f"{number.replace('/', '_')}.json").write_text(
+            json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        invalid += not verify(data["certificate"], data["proof"], jwks)[0]
+    (out_dir / "jwks.json").write_text(json.dumps(jwks, indent=2) + "\n", encoding="utf-8")
+    pdfs = write_pdfs(settings, certificates_dir)  # the letters, each with a QR code to its verification page
+
+    click.echo("")
+    click.echo(f"Decided {len(students)} applications in {seconds:.1f} s.")
+    click.echo("Final status:      " + ", ".join(f"{k} {v}" for k, v in sorted(final.items())))
+    click.echo("Blocking reasons:  " + (", ".join(f"{k} {v}" for k, v in sorted(reasons.items())) or "none"))
+    click.echo(f"Certificates:      {len(outputs.issued)} issued, {len(outputs.revoked)} revoked, "
+               f"{invalid} failing signature verification")  # fmt: skip
+    click.echo(f"Blocked, then cleared with no one touching them: {len(cleared_later)}")
+    examples = [s for s in students if outputs.status(s.application_id) == "blocked"][:6]
+    if examples:
+        click.echo("Some blocked students, and why:")
+        for s in examples:
+            why = "; ".join(_explain(r) for r in outputs.reasons(s.application_id))
+            click.echo(f"  {s.student_id} {s.full_name} ({s.program}) - {why}")
+    for s in cleared_later[:3]:
+        number = outputs.issued[s.application_id]["certificate"]["number"]
+        click.echo(f"  {s.student_id} {s.full_name}: blocked, then cleared as {number}")
+    summary = {
+        "students": len(students),
+        "seconds": round(seconds, 2),
+        "final_status": dict(final),
+        "blocking_reasons": dict(reasons),
+        "certificates_issued": len(outputs.issued),
+        "certificates_revoked": len(outputs.revoked),
+        "cleared_after_being_blocked": len(cleared_later),
+        "mismatches": [
+            {
+                "student_id": s.student_id,
+                "case": s.case,
+                "expected": s.expected_status,
+                "got": outputs.status(s.application_id),
+                "reasons": outputs.reasons(s.application_id),
+            }
+            for s in mismatches
+        ],
+    }
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    click.echo(f"Certificates: {certificates_dir}, JSON and {len(pdfs)} PDFs  (public keys: {out_dir / 'jwks.json'})")
+    if mismatches or invalid:
+        click.echo(f"MISMATCH: {len(mismatches)} outcomes differ from the simulation's; see {out_dir / 'summary.json'}")
+        for m in summary["mismatches"][:10]:
+            click.echo(f"  {m}")
+        return 1
+    click.echo("Every outcome matches what the simulation expected.")
+    return 0
