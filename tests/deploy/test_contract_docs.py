@@ -1,18 +1,24 @@
 """The contract inside the repository: docs/contract.md, docs/schemas/ and every Markdown link.
 
 docs/contract.md must name every event type, topic, status, reason code and dead-letter error
-kind the code knows and list every field of every event type; docs/schemas/ must be exactly what
+kind the code knows, list every field of every event type and every policy key with its built-in
+default; docs/schemas/ must be exactly what
 ``schemas.export`` writes; no Markdown file may link out of the repository or at nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import tomllib
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from markdown_text import broken_links, first_code_span, markdown_files, sections, table_rows
 from pydantic import BaseModel
 
+from clearance.policy import load_policy
 from schemas import outbound
 from schemas.envelope import CloudEvent
 from schemas.export import export_schemas
@@ -108,6 +114,28 @@ def test_the_contract_lists_every_field_of_a_nested_object_and_whether_it_is_req
 
 def test_the_contract_lists_every_envelope_attribute_and_whether_it_is_required() -> None:
     assert _field_table("Envelope") == _expected_table(CloudEvent)
+
+
+def _comparable(value: Any, like: Any) -> Any:
+    """A documented or built-in policy value in a form both compare in: sets sorted, amounts as Decimal."""
+    if isinstance(like, Decimal):
+        return Decimal(str(value)).normalize()
+    if isinstance(like, (set, frozenset, list)):
+        return sorted(str(item) for item in value)
+    return value
+
+
+def test_the_contract_lists_every_policy_key_with_the_built_in_default() -> None:
+    built_in = load_policy(None).default
+    expected = {f.name: getattr(built_in, f.name) for f in dataclasses.fields(built_in)}
+    (policy,) = [s for s in sections(_contract()) if s.title == "Policy file"]
+    documented = {}
+    for row in table_rows(policy.lines):
+        key = first_code_span(row[0])
+        documented[key] = tomllib.loads(f"v = {first_code_span(row[1])}")["v"]
+    assert sorted(documented) == sorted(expected)
+    for key, value in expected.items():
+        assert _comparable(documented[key], value) == _comparable(value, value), f"default of {key}"
 
 
 def test_markdown_files_link_only_to_files_and_headings_inside_the_repository() -> None:
