@@ -1,9 +1,9 @@
 """The contract inside the repository: docs/contract.md, docs/schemas/ and every Markdown link.
 
 docs/contract.md must name every event type, topic, status, reason code and dead-letter error
-kind the code knows, list every field of every event type and every policy key with its built-in
-default; docs/schemas/ must be exactly what
-``schemas.export`` writes; no Markdown file may link out of the repository or at nothing.
+kind the code knows, and list every field of every event type and every policy key with its
+built-in default; docs/schemas/ must be exactly what ``schemas.export`` writes; no Markdown file
+may link out of the repository or at nothing.
 """
 
 from __future__ import annotations
