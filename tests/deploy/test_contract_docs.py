@@ -18,7 +18,7 @@ import pytest
 from markdown_text import broken_links, first_code_span, markdown_files, sections, table_rows
 from pydantic import BaseModel
 
-from clearance.policy import load_policy
+from clearance.config.policy_file import load_policy
 from schemas import outbound
 from schemas.envelope import CloudEvent
 from schemas.export import export_schemas
