@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from clearance.config.policy_source import PolicySource
+from clearance.config.trust_file import load_trust
 from clearance.service import Service
 from clearance.services.results import Context
 from clearance.settings import Settings
 from clearance.signing.keys import KeyRing
 from clearance.signing.source import KeySource
 from clearance.store.engine import Database
+from consumers.streams import Streams
 
 
 def open_store(settings: Settings) -> Database:
@@ -31,5 +33,9 @@ def build_context(settings: Settings) -> Context:
 
 
 def create_service(settings: Settings, database: Database | None = None) -> Service:
-    """The whole service: consumer loops, freshness sweeper, outbox relay and metrics, not yet started."""
-    return Service(settings, database or open_store(settings), build_context(settings))
+    """The whole service: consumer loops, freshness sweeper, outbox relay and metrics, not yet started.
+
+    Raises :class:`~clearance.config.trust_file.TrustFileError` for a trust file it cannot apply.
+    """
+    streams = Streams(settings, load_trust(settings.trust_file))
+    return Service(settings, database or open_store(settings), build_context(settings), streams)

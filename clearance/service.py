@@ -14,6 +14,7 @@ from clearance.settings import Settings
 from clearance.store.engine import Database
 from clearance.store.migrate import upgrade
 from consumers.loop import ConsumerLoop
+from consumers.streams import Streams
 from consumers.sweeper import PendingSweeper
 from consumers.watermarks import TopicWatermarks
 from producers.relay import OutboxRelay
@@ -26,9 +27,10 @@ log = structlog.get_logger("clearance.service")
 class Service:
     """Runs the consumer loops, the freshness sweeper and the relay in threads, and stops them together."""
 
-    def __init__(self, settings: Settings, database: Database, context: Context) -> None:
+    def __init__(self, settings: Settings, database: Database, context: Context, streams: Streams) -> None:
         self.settings = settings
         self.database = database
+        self.streams = streams
         self.engine = database.engine
         self.session_factory = database.sessions
         self.context = context
@@ -40,6 +42,7 @@ class Service:
         self.crashed = False
         if settings.metrics_port:
             self.metrics = ServiceMetrics(settings, self.session_factory, TopicWatermarks(settings))
+            self.metrics.observer.trust_open.set(1 if streams.trust is None else 0)
             self.observer = self.metrics.observer
 
     def prepare(self, migrate: bool = True) -> None:
@@ -47,7 +50,7 @@ class Service:
         if migrate:
             upgrade(self.settings.database_url)
         if self.settings.create_topics:
-            ensure_topics(self.settings)
+            ensure_topics(self.settings, self.streams.named(*INBOUND_TOPICS))
 
     def start(self) -> None:
         """Start the consumer loops and the relay in background threads.
@@ -58,13 +61,11 @@ class Service:
         self.stop_event.clear()
         self.crashed = False
         for topic in INBOUND_TOPICS:
-            loop = ConsumerLoop(
-                self.settings, topic, self.session_factory, self.context, self.stop_event, observer=self.observer
-            )
+            loop = ConsumerLoop(self.settings, topic, self.session_factory, self.context, self.stop_event,
+                                observer=self.observer, streams=self.streams)  # fmt: skip
             self._spawn(f"consume-{topic.value}", loop.run)
-        sweeper = PendingSweeper(
-            self.settings, self.session_factory, self.context, self.stop_event, observer=self.observer
-        )
+        sweeper = PendingSweeper(self.settings, self.session_factory, self.context, self.stop_event,
+                                 observer=self.observer, streams=self.streams)  # fmt: skip
         self._spawn("freshness-sweeper", sweeper.run)
         relay = OutboxRelay(self.settings, self.session_factory, self.stop_event, observer=self.observer)
         self._spawn("relay", relay.run)
@@ -77,7 +78,10 @@ class Service:
             topic_prefix=self.settings.topic_prefix,
             policy=self.context.policy().digest,
             key_id=self.context.signing_key().key_id,
+            trust_rules=len(self.streams.trust.rules) if self.streams.trust is not None else None,
         )
+        if self.streams.trust is None:
+            log.warning("running_open", why="no CLEARANCE_TRUST_FILE: every event on the shared topics is believed (G11)")
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         def guarded() -> None:

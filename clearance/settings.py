@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///clearance.db"
     topic_prefix: str = ""
     policy_file: Path | None = None
+    # G11: who may say what (docs/contract.md#trust-file); without one the service runs open.
+    trust_file: Path | None = None
     key_dir: Path = Path("./keys")
     group_id: str = "graduation-clearance"
     issuer: str = "urn:library:central"
@@ -51,6 +53,8 @@ class Settings(BaseSettings):
     # How long the broker may hold a fetch that finds nothing new. Apache Kafka answers as soon as
     # data arrives; Tansu (the embedded broker) holds it the whole time, so this bounds the wait.
     kafka_fetch_max_wait_ms: int = Field(default=50, ge=0, le=10_000)
+    # How often clients refresh topic metadata: a per-producer topic created later is consumed within this.
+    kafka_metadata_max_age_ms: int = Field(default=30_000, ge=1000)
     retry_initial_seconds: float = Field(default=0.5, gt=0)
     retry_max_seconds: float = Field(default=30.0, gt=0)
     relay_batch_size: int = Field(default=500, ge=1)
@@ -82,6 +86,10 @@ class Settings(BaseSettings):
         """The deployed name of a logical topic."""
         return f"{self.topic_prefix}{topic.value}"
 
+    def stream(self, name: str) -> str | None:
+        """A deployed topic name without the prefix (``library.circulation.fk-teknik``); None if not ours."""
+        return name[len(self.topic_prefix) :] if name.startswith(self.topic_prefix) else None
+
     def logical_topic(self, name: str) -> Topic | None:
         """The logical topic a deployed name stands for."""
         if not name.startswith(self.topic_prefix):
@@ -101,6 +109,7 @@ class Settings(BaseSettings):
             "bootstrap_servers": self.kafka_bootstrap_servers.split(","),
             "client_id": "graduation-clearance",
             "security_protocol": self.kafka_security_protocol,
+            "metadata_max_age_ms": self.kafka_metadata_max_age_ms,
         }
         if self.kafka_security_protocol.startswith("SASL"):
             options["sasl_mechanism"] = self.kafka_sasl_mechanism or "PLAIN"

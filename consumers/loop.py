@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -22,16 +22,16 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from sqlalchemy.orm import Session, sessionmaker
 
+from clearance.domain.admission import future_stamps
 from clearance.domain.freshness import SourceOffsets
 from clearance.observability.observer import Observer
 from clearance.services.batch import handle_batch
-from clearance.services.results import BatchResult, Context, DeadLetter
+from clearance.services.results import BatchResult, Context, DeadLetter, ServiceFault
 from clearance.settings import Settings
-from clearance.domain.admission import future_stamps
-from clearance.services.results import ServiceFault
 from clearance.store.errors import is_transient
 from clearance.worker import Worker
 from consumers.offsets import SourceOffsetReader
+from consumers.streams import Streams
 from schemas.registry import ErrorKind, InboundEvent, InvalidEvent, Topic, parse_event
 
 log = structlog.get_logger("clearance.consumer")
@@ -59,7 +59,7 @@ class _Item:
 
 
 class ConsumerLoop(Worker):
-    """Consumes one inbound topic until ``stop`` is set."""
+    """Consumes one inbound family (its shared topic and its per-producer topics) until ``stop`` is set."""
 
     def __init__(
         self,
@@ -69,15 +69,18 @@ class ConsumerLoop(Worker):
         context: Context,
         stop: threading.Event,
         observer: Observer | None = None,
+        streams: Streams | None = None,
     ) -> None:
         super().__init__(settings, session_factory, stop, observer)
+        self.streams = streams or Streams(settings, None)
         self.topic = topic
         self.name = settings.topic(topic)
         self.context = context
         self.skew = timedelta(seconds=settings.clock_skew_seconds)
         self.log = log.bind(topic=self.name)
-        self.offsets: SourceOffsetReader = SourceOffsetReader(settings, own=topic)
-        self._topic_id: str | None = None
+        self.offsets: SourceOffsetReader = SourceOffsetReader(settings, own=topic, streams=self.streams)
+        # The broker's id of each stream read so far: a new id means the topic began anew.
+        self._topic_ids: dict[str, str] = {}
         self._sources: SourceOffsets | None = None
         self._reported_at = 0.0
 
@@ -100,7 +103,7 @@ class ConsumerLoop(Worker):
             max_partition_fetch_bytes=16 * 1024 * 1024,
             fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
         )
-        consumer.subscribe([self.name])
+        consumer.subscribe(pattern=self.streams.pattern(self.topic))
         return consumer
 
     def run(self) -> None:
@@ -135,9 +138,9 @@ class ConsumerLoop(Worker):
         started = time.monotonic()
         # Read after the batch arrived: anything published before its records is below these offsets.
         self._sources = self.offsets.snapshot()
-        if self._began_anew(consumer, self._sources.topic_ids.get(self.topic.value)):
+        if self._began_anew(consumer, self._sources.topic_ids):
             return False
-        positions = {(self.topic.value, tp.partition): records[-1].offset + 1 for tp, records in batch.items()}
+        positions = {self._key(tp.topic, tp.partition): records[-1].offset + 1 for tp, records in batch.items()}
         try:
             result = self._store(items, positions)
         except Exception as exc:
@@ -163,10 +166,10 @@ class ConsumerLoop(Worker):
             return
         self._reported_at = now
         try:
-            positions = {(self.topic.value, tp.partition): consumer.position(tp) for tp in consumer.assignment()}
-            # The id after the positions: a topic made anew in between is noticed, not mislabelled.
+            positions = {self._key(tp.topic, tp.partition): consumer.position(tp) for tp in consumer.assignment()}
+            # The ids after the positions: a topic made anew in between is noticed, not mislabelled.
             ids = self.offsets.topic_ids()
-            if self._began_anew(consumer, ids.get(self.topic.value)) or not positions:
+            if self._began_anew(consumer, ids) or not positions:
                 return
             with self.unit_of_work() as uow:
                 uow.positions.save(positions, self.settings.now(), ids)
@@ -176,8 +179,12 @@ class ConsumerLoop(Worker):
             self.observer.positions_not_saved(self.name, exc)
             self.log.warning("position_report_failed", error=repr(exc)[:200])
 
-    def _began_anew(self, consumer: KafkaConsumer, topic_id: str | None) -> bool:
-        """Whether the topic was deleted and made again under its name (it has a new id); if so, read it from the start.
+    def _key(self, deployed: str, partition: int) -> tuple[str, int]:
+        """A partition as positions are stored: (stream, partition), the stream being the name without the prefix."""
+        return self.streams.stream(deployed), partition
+
+    def _began_anew(self, consumer: KafkaConsumer, topic_ids: Mapping[str, str | None]) -> bool:
+        """Whether one of the loop's topics was deleted and made again under its name (a new id); if so, re-read it.
 
         Offsets of the old log mean nothing in the new one. Apache Kafka and Tansu
         alike serve a fetch at an old position from the new log if it is long
@@ -186,16 +193,21 @@ class ConsumerLoop(Worker):
         the consumer would wait there for ever. Re-reading is harmless: the inbox
         drops what was applied before.
         """
-        known = self._topic_id
-        if topic_id is None or topic_id == known:
-            return False
-        if known is not None:
-            assigned = consumer.assignment()
-            if assigned:  # unassigned partitions start from the group's offsets, which are the new log's
-                consumer.seek_to_beginning(*assigned)
-            self.log.warning("topic_began_anew", previous_topic_id=known, topic_id=topic_id)
-        self._topic_id = topic_id
-        return known is not None
+        anew = []
+        for stream, topic_id in topic_ids.items():
+            if Streams.family(stream) is not self.topic or topic_id is None:
+                continue
+            known = self._topic_ids.get(stream)
+            if known is not None and known != topic_id:
+                anew.append(stream)
+                self.log.warning("topic_began_anew", stream=stream, previous_topic_id=known, topic_id=topic_id)
+            self._topic_ids[stream] = topic_id
+        if anew:
+            # Unassigned partitions start from the group's offsets, which are the new log's.
+            again = [tp for tp in consumer.assignment() if self.streams.stream(tp.topic) in anew]
+            if again:
+                consumer.seek_to_beginning(*again)
+        return bool(anew)
 
     def _decode(self, record: Any) -> _Item:
         size = len(record.key or b"") + len(record.value or b"")
@@ -206,6 +218,10 @@ class ConsumerLoop(Worker):
             event = parse_event(record.value, self.topic)
         except InvalidEvent as exc:
             return _Item(record, None, self._letter(record, exc.kind.value, exc.message))
+        trust = self.streams.trust
+        refused = trust.refusal(self.streams.stream(record.topic), event) if trust is not None else None
+        if refused is not None:
+            return _Item(record, None, self._letter(record, ErrorKind.UNAUTHORIZED.value, refused))
         future = future_stamps(event, self.settings.now(), self.skew)
         if future:
             message = f"timestamps later than now plus {self.skew}: {', '.join(future)}"
@@ -263,7 +279,7 @@ class ConsumerLoop(Worker):
         """
         total = BatchResult()
         for item in items:
-            after = {(self.topic.value, item.record.partition): item.record.offset + 1}
+            after = {self._key(item.record.topic, item.record.partition): item.record.offset + 1}
             try:
                 result = self._store([item], after)
             except Exception as exc:

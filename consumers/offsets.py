@@ -12,6 +12,7 @@ fetch of the last record.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 
@@ -20,6 +21,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from clearance.domain.freshness import SOURCES, SourceOffsets
 from clearance.settings import Settings
+from consumers.streams import Streams
 from schemas.registry import Topic
 
 log = structlog.get_logger("clearance.freshness")
@@ -94,39 +96,52 @@ def probe_consumer(settings: Settings) -> KafkaConsumer:
 
 
 class SourceOffsetReader:
-    """Reads the end offsets and topic ids of the source topics, with clients of its own.
+    """Reads the end offsets and topic ids of the source streams, with clients of its own.
 
-    ``own`` is the topic of the consumer that asks: its id is read too, so the
-    consumer notices when its topic began anew under the same name.
+    The source streams are the source topics and their per-producer topics
+    (:class:`~consumers.streams.Streams`), found on the broker. ``own`` is the
+    family of the consumer that asks: its streams' ids are read too, so the
+    consumer notices when one of its topics began anew under the same name.
     """
 
-    def __init__(self, settings: Settings, own: Topic | None = None) -> None:
+    def __init__(self, settings: Settings, own: Topic | None = None, streams: Streams | None = None) -> None:
         self.settings = settings
-        self.topics = tuple(dict.fromkeys([*SOURCES, *([own] if own is not None else [])]))
+        self.streams = streams or Streams(settings, None)
+        self.families = tuple(dict.fromkeys([*SOURCES, *([own] if own is not None else [])]))
+        self._sources = re.compile(self.streams.pattern(*SOURCES))
+        self._all = re.compile(self.streams.pattern(*self.families))
+        self._names: list[str] = []
+        self._listed_at = float("-inf")
         self._probe: KafkaConsumer | None = None
         self._admin: KafkaAdminClient | None = None
         # Confirmed ends of the source partitions, valid for the topic ids they were read under.
         self._confirmed: dict[TopicPartition, tuple[int, int]] = {}
         self._confirmed_ids: dict[str, str | None] | None = None
 
+    def _topics(self) -> list[str]:
+        """The deployed names of the streams read, listed afresh once per metadata refresh period."""
+        if time.monotonic() - self._listed_at > self.settings.kafka_metadata_max_age_ms / 1000:
+            if self._admin is None:
+                self._admin = KafkaAdminClient(**self.settings.kafka_client_options())
+            listed = {self.settings.topic(t) for t in self.families} | set(self._admin.list_topics())
+            self._names = sorted(name for name in listed if self._all.match(name))
+            self._listed_at = time.monotonic()
+        return self._names
+
     def topic_ids(self) -> dict[str, str | None]:
-        """The broker's id of each topic read (logical name to id; None where it has none)."""
-        if self._admin is None:
-            self._admin = KafkaAdminClient(**self.settings.kafka_client_options())
-        described = self._admin.describe_topics([self.settings.topic(t) for t in self.topics])
+        """The broker's id of each stream read (stream name to id; None where it has none)."""
+        names = self._topics()
+        assert self._admin is not None
         ids: dict[str, str | None] = {}
-        for topic in described:
-            logical = self.settings.logical_topic(topic["name"])
-            if logical is not None:
-                ids[logical.value] = topic.get("topic_id") if topic.get("error_code", 0) == 0 else None
+        for topic in self._admin.describe_topics(names):
+            ids[self.streams.stream(topic["name"])] = topic.get("topic_id") if topic.get("error_code", 0) == 0 else None
         return ids
 
     def _source_partitions(self, probe: KafkaConsumer) -> list[TopicPartition]:
         partitions = []
-        for source in SOURCES:
-            name = self.settings.topic(source)
-            for p in sorted(probe.partitions_for_topic(name) or ()):
-                partitions.append(TopicPartition(name, p))
+        for name in self._topics():
+            if self._sources.match(name):
+                partitions.extend(TopicPartition(name, p) for p in sorted(probe.partitions_for_topic(name) or ()))
         return partitions
 
     def snapshot(self) -> SourceOffsets:
@@ -151,12 +166,8 @@ class SourceOffsetReader:
             log.warning("end_offsets_unavailable", error=repr(exc)[:200])
             self.close()  # a client left in a bad state is made anew on the next snapshot
             return SourceOffsets(end_offsets=None)
-        by_logical = {}
-        for tp, end in ends.items():
-            topic = self.settings.logical_topic(tp.topic)
-            if topic is not None:
-                by_logical[(topic.value, tp.partition)] = end
-        return SourceOffsets(end_offsets=by_logical, topic_ids=ids)
+        by_stream = {(self.streams.stream(tp.topic), tp.partition): end for tp, end in ends.items()}
+        return SourceOffsets(end_offsets=by_stream, topic_ids=ids)
 
     def close(self) -> None:
         """Close the clients."""
@@ -166,3 +177,4 @@ class SourceOffsetReader:
         if self._admin is not None:
             self._admin.close()
             self._admin = None
+        self._listed_at = float("-inf")

@@ -13,6 +13,7 @@ from clearance.services.results import Context
 from clearance.settings import Settings
 from clearance.worker import Worker
 from consumers.offsets import SourceOffsetReader
+from consumers.streams import Streams
 
 log = structlog.get_logger("clearance.sweeper")
 
@@ -27,13 +28,15 @@ class PendingSweeper(Worker):
         context: Context,
         stop: threading.Event,
         observer: Observer | None = None,
+        streams: Streams | None = None,
     ) -> None:
         super().__init__(settings, session_factory, stop, observer)
         self.context = context
+        self.streams = streams
 
     def run(self) -> None:
         """Sweep until stopped."""
-        reader = SourceOffsetReader(self.settings)
+        reader = SourceOffsetReader(self.settings, streams=self.streams)
         try:
             while not self.stop.is_set():
                 try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import structlog
 from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
@@ -13,12 +15,17 @@ from schemas.registry import Topic
 log = structlog.get_logger("clearance.topics")
 
 
-def ensure_topics(settings: Settings) -> list[str]:
-    """Create every topic of SPEC §4.2 (with the prefix) that does not exist; return those created."""
+def ensure_topics(settings: Settings, per_producer: Sequence[str] = ()) -> list[str]:
+    """Create every topic of the contract (with the prefix) that does not exist; return those created.
+
+    ``per_producer`` are deployed names of per-producer topics the trust file names: created with
+    the others, so the service reads them from their first record.
+    """
     admin = KafkaAdminClient(**settings.kafka_client_options())
     try:
         existing = set(admin.list_topics())
-        missing = [settings.topic(t) for t in Topic if settings.topic(t) not in existing]
+        wanted = dict.fromkeys([*(settings.topic(t) for t in Topic), *per_producer])
+        missing = [name for name in wanted if name not in existing]
         created = []
         for name in missing:
             try:

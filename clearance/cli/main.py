@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from clearance.cli import applications, certificates, contract, demo, dlq, keys, run, status
+from clearance.cli import applications, certificates, contract, demo, dlq, keys, run, status, trust
 from clearance.cli.context import CliContext
 
 
@@ -16,6 +16,6 @@ def main(ctx: click.Context) -> None:
     ctx.ensure_object(CliContext)
 
 
-for _module in (run, contract, keys, demo, applications, certificates, dlq, status):
+for _module in (run, contract, keys, trust, demo, applications, certificates, dlq, status):
     for _command in _module.COMMANDS:
         main.add_command(_command)

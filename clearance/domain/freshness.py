@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from clearance.domain.trust import family_of
 from schemas.registry import Topic
 
 SOURCES: tuple[Topic, ...] = (Topic.CIRCULATION, Topic.DEPOSITS)
@@ -37,14 +38,21 @@ class SourceOffsets:
 def sources_behind(snapshot: SourceOffsets, applied: Mapping[tuple[str, int], int]) -> tuple[str, ...]:
     """The logical source topics that hold published records not yet applied.
 
-    ``applied`` maps (logical topic, partition) to the next offset to apply;
-    a partition with no entry has applied nothing.
+    ``applied`` maps (stream, partition) to the next offset to apply; a
+    partition with no entry has applied nothing. A stream is a source topic or
+    one of its per-producer topics (``library.circulation.fk-teknik``).
     """
     if snapshot.end_offsets is None:
         return tuple(s.value for s in SOURCES)
+    families = tuple(s.value for s in SOURCES)
     behind = {
-        topic
-        for (topic, partition), end in snapshot.end_offsets.items()
-        if topic in {s.value for s in SOURCES} and applied.get((topic, partition), 0) < end
+        stream
+        for (stream, partition), end in snapshot.end_offsets.items()
+        if family_of(stream, families) is not None and applied.get((stream, partition), 0) < end
     }
     return tuple(sorted(behind))
+
+
+def source_streams(snapshot: SourceOffsets) -> list[str]:
+    """The streams (shared and per-producer source topics) the snapshot read ends of."""
+    return sorted({stream for stream, _ in snapshot.end_offsets or {}})

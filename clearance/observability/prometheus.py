@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from clearance.observability.observer import Published
 
@@ -75,6 +75,10 @@ class PrometheusObserver:
         )  # fmt: skip
         self.positions_failures = Counter(
             "clearance_positions_not_saved", "Idle positions that could not be stored, by topic.", ["topic"],
+            registry=registry,
+        )  # fmt: skip
+        self.trust_open = Gauge(
+            "clearance_trust_open", "1 while the service runs without a trust file and believes every producer (G11).",
             registry=registry,
         )  # fmt: skip
         # Faults in progress, by worker: the service is not ready while any lasts.

@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 
 from clearance.domain.decision import Outcome, evaluate
-from clearance.domain.freshness import SOURCES, SourceOffsets, sources_behind
+from clearance.domain.freshness import SourceOffsets, source_streams, sources_behind
 from clearance.domain.numbering import format_number, number_scope
 from clearance.domain.policy import Policy, Rules
 from clearance.domain.states import IssuedCertificate, TrackedApplication
@@ -43,7 +43,7 @@ class Gate:
         if self.sources is None:
             return ()
         if self._behind is None:
-            applied = self.uow.positions.applied((s.value for s in SOURCES), self.sources.topic_ids)
+            applied = self.uow.positions.applied(source_streams(self.sources), self.sources.topic_ids)
             self._behind = sources_behind(self.sources, applied)
         return self._behind
 
