@@ -237,30 +237,30 @@ class Desk:
         """SLiMS's renewal: the count and the due date change, ``last_update`` does not."""
         self._run("UPDATE loan SET renewed=renewed+1, due_date=%s, is_return=0 WHERE loan_id=%s", due_date, loan_id)
 
-    def many_checkouts(self, members: int, prefix: str = "M") -> None:
-        """``members`` members with one loan each, written as the desk writes them, in bulk."""
+    def many_checkouts(self, members: int, loans: int | None = None, prefix: str = "M") -> None:
+        """``members`` members and ``loans`` open loans (default one each) spread over them, written in bulk
+        with the columns the desk's checkout writes."""
+        loans = members if loans is None else loans
         stamp = now()
+        rows = 5_000
         with self.conn.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO member (member_id, member_name, gender, expire_date, input_date, last_update)"
-                " VALUES (%s, %s, 0, '2027-08-31', '2022-08-01', '2022-08-01')",
-                [(f"{prefix}{i:06d}", f"Member {i}") for i in range(members)],
-            )
-            cursor.executemany(
-                "INSERT INTO biblio (title, input_date, last_update) VALUES (%s, %s, %s)",
-                [(f"Judul {i}", stamp, stamp) for i in range(members)],
-            )
-            cursor.execute("SELECT MIN(biblio_id) FROM biblio WHERE title = 'Judul 0'")
-            first = cursor.fetchone()[0]
-            cursor.executemany(
-                "INSERT INTO item (biblio_id, item_code, input_date, last_update) VALUES (%s, %s, %s, %s)",
-                [(first + i, f"{prefix}B{i:07d}", stamp, stamp) for i in range(members)],
-            )
-            cursor.executemany(
-                "INSERT INTO loan (item_code, member_id, loan_date, due_date, renewed, loan_rules_id, is_lent,"
-                " is_return, input_date, last_update) VALUES (%s, %s, '2026-11-20', '2026-11-27', 0, 0, 1, 0, %s, %s)",
-                [(f"{prefix}B{i:07d}", f"{prefix}{i:06d}", stamp, stamp) for i in range(members)],
-            )
+            cursor.execute("SELECT COALESCE(MAX(biblio_id), 0) FROM biblio")
+            first = cursor.fetchone()[0] + 1
+            batches = [
+                ("INSERT INTO member (member_id, member_name, gender, expire_date, input_date, last_update)"
+                 " VALUES (%s, %s, 0, '2027-08-31', '2022-08-01', '2022-08-01')",
+                 [(f"{prefix}{i:06d}", f"Member {i}") for i in range(members)]),
+                ("INSERT INTO biblio (biblio_id, title, input_date, last_update) VALUES (%s, %s, %s, %s)",
+                 [(first + i, f"Judul {i}", stamp, stamp) for i in range(loans)]),
+                ("INSERT INTO item (biblio_id, item_code, input_date, last_update) VALUES (%s, %s, %s, %s)",
+                 [(first + i, f"{prefix}B{i:07d}", stamp, stamp) for i in range(loans)]),
+                ("INSERT INTO loan (item_code, member_id, loan_date, due_date, renewed, loan_rules_id, is_lent,"
+                 " is_return, input_date, last_update) VALUES (%s, %s, '2026-11-20', '2026-11-27', 0, 0, 1, 0, %s, %s)",
+                 [(f"{prefix}B{i:07d}", f"{prefix}{i % members:06d}", stamp, stamp) for i in range(loans)]),
+            ]  # fmt: skip
+            for sql, values in batches:
+                for start in range(0, len(values), rows):
+                    cursor.executemany(sql, values[start : start + rows])
 
     # -- fines ------------------------------------------------------------------
 
