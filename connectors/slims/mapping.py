@@ -61,9 +61,10 @@ def _date(value: object) -> date | None:
 
 
 def _opened_at(ctx: Context, loan: OpenLoan | LoanNow) -> datetime | None:
-    if isinstance(loan.input_date, datetime):
-        return ctx.local(loan.input_date)
+    """The checkout's stamp (``input_date``), or the day of ``loan_date`` when the desk set another day."""
     loan_date = _date(loan.loan_date)
+    if isinstance(loan.input_date, datetime) and (loan_date is None or loan.input_date.date() == loan_date):
+        return ctx.local(loan.input_date)
     return ctx.local(loan_date) if loan_date else None
 
 

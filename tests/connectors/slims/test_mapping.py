@@ -212,3 +212,9 @@ def test_the_student_id_comes_from_a_column_a_pattern_or_the_member_id() -> None
     assert student_id_for("M-2019100123", None, re.compile(r"M-(\d+)")) == "2019100123"
     assert student_id_for("STAFF01", None, re.compile(r"M-(\d+)")) is None
     assert student_id_for("M-1", " 2019100123 ", None) == "2019100123"
+
+
+def test_a_checkout_entered_on_another_day_is_borrowed_on_its_loan_date() -> None:
+    backdated = loan(input_date=datetime(2026, 12, 3, 8, 0))  # loan_date 2026-12-01
+    opened = plan_member(view(loans=[backdated]), None, ctx()).events[1].event
+    assert opened["data"]["borrowed_at"] == "2026-12-01T00:00:00+07:00"
