@@ -19,6 +19,8 @@ log = structlog.get_logger("clearance.connectors")
 # while the same row identity and version always gives the same id.
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:graduation-clearance:connectors")
 _CONTENT_TYPE = ("content-type", b"application/cloudevents+json")
+# How long one batch may take to be acknowledged before the pass fails (and is retried).
+FLUSH_TIMEOUT_SECONDS = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +90,7 @@ class Publisher:
                 )
                 for record in records
             ]
-            producer.flush(timeout=self.settings.kafka_max_poll_interval_ms / 1000)
+            producer.flush(timeout=FLUSH_TIMEOUT_SECONDS)
         except Exception as exc:
             self._discard()
             raise PublishError(f"sending to {self.topic} failed: {exc!r}"[:500]) from exc
