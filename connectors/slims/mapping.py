@@ -106,6 +106,8 @@ class _Member:
             problem = _loan_unmappable(loan)
             if problem is not None:
                 self.plan.unmappable.append(f"loan {loan.loan_id}: {problem}")
+                if str(loan.loan_id) in known:  # still out: a row spoilt after it was published is not a return
+                    now_open[str(loan.loan_id)] = known[str(loan.loan_id)]
                 continue
             due = _date(loan.due_date)
             assert due is not None

@@ -218,3 +218,11 @@ def test_a_checkout_entered_on_another_day_is_borrowed_on_its_loan_date() -> Non
     backdated = loan(input_date=datetime(2026, 12, 3, 8, 0))  # loan_date 2026-12-01
     opened = plan_member(view(loans=[backdated]), None, ctx()).events[1].event
     assert opened["data"]["borrowed_at"] == "2026-12-01T00:00:00+07:00"
+
+
+def test_a_published_loan_whose_row_became_unmappable_is_not_taken_for_returned() -> None:
+    digest = settled(view(loans=[loan()]))
+    spoilt = OpenLoan(7, "2019100123", "B0001", date(2026, 12, 1), "0000-00-00", 0, None, "X")  # type: ignore[arg-type]
+    plan = plan_member(view(loans=[spoilt]), digest, ctx())
+    assert plan.events == []
+    assert plan.unmappable == ["loan 7: due_date '0000-00-00' is not a date"]
