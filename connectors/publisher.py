@@ -58,6 +58,7 @@ class Publisher:
         self.settings = settings
         self.topic = topic
         self._producer: KafkaProducer | None = None
+        self.acknowledged = 0  # records the broker acknowledged, over the publisher's life
 
     def _make(self) -> KafkaProducer:
         return KafkaProducer(
@@ -105,6 +106,7 @@ class Publisher:
         if failed:
             self._discard()
             raise PublishError(f"{failed} of {len(records)} records to {self.topic} not acknowledged: {first!r}"[:500])
+        self.acknowledged += len(records)
 
     def _discard(self) -> None:
         producer, self._producer = self._producer, None
