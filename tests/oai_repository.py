@@ -10,6 +10,7 @@ records while the server runs, as a repository's editors would.
 from __future__ import annotations
 
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,6 +68,7 @@ class Repository:
     entries: dict[str, _Entry] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     requests: int = 0
+    arguments: list[dict[str, str]] = field(default_factory=list)
 
     def put(self, identifier: str, *, at: datetime, title: str | None = None, sets: tuple[str, ...] = (),
             degree_level: str | None = None, degree_name: str | None = None, **dc: list[str]) -> None:  # fmt: skip
@@ -93,6 +95,9 @@ class Repository:
             return sorted(self.entries.values(), key=lambda e: (e.header.datestamp(), e.header.identifier()))
 
 
+_Listed = tuple[common.Header, common.Metadata | None, None]
+
+
 class _Provider:
     """pyoai's IOAI interface over a :class:`Repository`."""
 
@@ -108,19 +113,19 @@ class _Provider:
     def identify(self) -> common.Identify:
         return self._identify
 
-    def listMetadataFormats(self, identifier: str | None = None) -> list[tuple[str, str, str]]:  # noqa: N802
+    def listMetadataFormats(self, identifier: str | None = None) -> list[tuple[str, str, str]]:
         return [
             ("oai_dc", "http://www.openarchives.org/OAI/2.0/oai_dc.xsd", "http://www.openarchives.org/OAI/2.0/oai_dc/"),
             ("etdms", "http://www.ndltd.org/standards/metadata/etdms/1.0/etdms.xsd", NS_ETDMS),
         ]
 
-    def listSets(self) -> list[tuple[str, str, None]]:  # noqa: N802
+    def listSets(self) -> list[tuple[str, str, None]]:
         specs = sorted({s for e in self._repository.snapshot() for s in e.header.setSpec()})
         if not specs:
             raise error.NoSetHierarchyError("This repository does not support sets.")
         return [(s, s, None) for s in specs]
 
-    def _select(self, metadataPrefix: str, set: str | None, from_: datetime | None,  # noqa: A002, N803
+    def _select(self, metadataPrefix: str, set: str | None, from_: datetime | None,
                 until: datetime | None) -> list[_Entry]:  # fmt: skip
         if metadataPrefix not in ("oai_dc", "etdms"):
             raise error.CannotDisseminateFormatError(f"Unknown metadata format: {metadataPrefix}")
@@ -136,15 +141,15 @@ class _Provider:
             selected.append(entry)
         return selected
 
-    def listRecords(self, metadataPrefix: str, set: str | None = None, from_: datetime | None = None,  # noqa: A002, N802, N803
-                    until: datetime | None = None) -> list[tuple[common.Header, common.Metadata | None, None]]:  # fmt: skip
+    def listRecords(self, metadataPrefix: str, set: str | None = None, from_: datetime | None = None,
+                    until: datetime | None = None) -> list[_Listed]:  # fmt: skip
         return [(e.header, e.metadata, None) for e in self._select(metadataPrefix, set, from_, until)]
 
-    def listIdentifiers(self, metadataPrefix: str, set: str | None = None, from_: datetime | None = None,  # noqa: A002, N802, N803
+    def listIdentifiers(self, metadataPrefix: str, set: str | None = None, from_: datetime | None = None,
                         until: datetime | None = None) -> list[common.Header]:  # fmt: skip
         return [e.header for e in self._select(metadataPrefix, set, from_, until)]
 
-    def getRecord(self, metadataPrefix: str, identifier: str) -> tuple[common.Header, common.Metadata | None, None]:  # noqa: N802, N803
+    def getRecord(self, metadataPrefix: str, identifier: str) -> tuple[common.Header, common.Metadata | None, None]:
         with self._repository.lock:
             entry = self._repository.entries.get(identifier)
         if entry is None:
@@ -153,7 +158,7 @@ class _Provider:
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -177,8 +182,9 @@ def _parse_qs_for_pyoai() -> Iterator[None]:
 
 
 @contextmanager
-def serve(repository: Repository, *, batch_size: int = 10) -> Iterator[str]:
-    """Serve ``repository`` over OAI-PMH on 127.0.0.1 (``batch_size`` records a response); yield its base URL."""
+def serve(repository: Repository, *, batch_size: int = 10, delay: float = 0.0) -> Iterator[str]:
+    """Serve ``repository`` over OAI-PMH on 127.0.0.1 (``batch_size`` records a response, each answered
+    after ``delay`` seconds, as a loaded repository would); yield its base URL."""
     with _parse_qs_for_pyoai():
         httpd: WSGIServer = make_server("127.0.0.1", 0, lambda e, s: None, handler_class=_QuietHandler)
         repository.base_url = f"http://127.0.0.1:{httpd.server_port}/oai/request"
@@ -192,6 +198,9 @@ def serve(repository: Repository, *, batch_size: int = 10) -> Iterator[str]:
                 query = environ.get("QUERY_STRING", "")
             arguments = {k: v[0] for k, v in urllib.parse.parse_qs(query, keep_blank_values=True).items()}
             repository.requests += 1
+            repository.arguments.append(arguments)
+            if delay:
+                time.sleep(delay)
             body = oai.handleRequest(arguments)
             start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8")])
             return [body]

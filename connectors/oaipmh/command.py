@@ -39,23 +39,59 @@ def default_source(url: str) -> str:
 
 
 @click.command("oai-pmh")
-@click.option("--url", required=True, callback=_url,
-              help="OAI-PMH base URL (DSpace 7: https://HOST/server/oai/request; EPrints: https://HOST/cgi/oai2).")
-@click.option("--metadata-prefix", required=True, type=click.Choice(["oai_dc", "etdms"]),
-              help="Metadata format to harvest; etdms also carries the degree level.")
-@click.option("--set", "set_spec", default=None, metavar="SPEC",
-              help="Harvest only this set (DSpace: col_… or com_…; EPrints: e.g. 74797065733D746865736973).")
-@click.option("--student-id-field", required=True, metavar="FIELD",
-              help="Dublin Core element that carries the student id, e.g. description or identifier.")
-@click.option("--student-id-pattern", default=DEFAULT_STUDENT_ID_PATTERN, show_default=True, callback=_pattern,
-              metavar="REGEX", help="Its first group is the student id, e.g. 'NIM:\\s*(\\d+)'; the default "
-              "takes a field value that is one word.")
-@click.option("--source", default=None, metavar="URN",
-              help="CloudEvent source of what is published (default urn:repository:<host of --url>).")
-@click.option("--degree-level", type=click.Choice([d.value for d in DegreeLevel]), default="S1", show_default=True,
-              help="Degree level of a thesis whose record states none (etdms degree/level, dc:type skripsi/tesis).")
-@click.option("--timeout", type=click.FloatRange(min=1.0), default=60.0, show_default=True,
-              help="Seconds to wait for one OAI-PMH response.")
+@click.option(
+    "--url",
+    required=True,
+    callback=_url,
+    help="OAI-PMH base URL (DSpace 7: https://HOST/server/oai/request; EPrints: https://HOST/cgi/oai2).",
+)
+@click.option(
+    "--metadata-prefix",
+    required=True,
+    type=click.Choice(["oai_dc", "etdms"]),
+    help="Metadata format to harvest; etdms also carries the degree level.",
+)
+@click.option(
+    "--set",
+    "set_spec",
+    default=None,
+    metavar="SPEC",
+    help="Harvest only this set (DSpace: col_… or com_…; EPrints: e.g. 74797065733D746865736973).",
+)
+@click.option(
+    "--student-id-field",
+    required=True,
+    metavar="FIELD",
+    help="Dublin Core element that carries the student id, e.g. description or identifier.",
+)
+@click.option(
+    "--student-id-pattern",
+    default=DEFAULT_STUDENT_ID_PATTERN,
+    show_default=True,
+    callback=_pattern,
+    metavar="REGEX",
+    help="Its first group is the student id, e.g. 'NIM:\\s*(\\d+)'; the default takes a field value that is one word.",
+)
+@click.option(
+    "--source",
+    default=None,
+    metavar="URN",
+    help="CloudEvent source of what is published (default urn:repository:<host of --url>).",
+)
+@click.option(
+    "--degree-level",
+    type=click.Choice([d.value for d in DegreeLevel]),
+    default="S1",
+    show_default=True,
+    help="Degree level of a thesis whose record states none (etdms degree/level, dc:type skripsi/tesis).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1.0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for one OAI-PMH response.",
+)
 @common_options
 def command(url: str, metadata_prefix: str, set_spec: str | None, student_id_field: str,
             student_id_pattern: re.Pattern[str], source: str | None, degree_level: str, timeout: float,

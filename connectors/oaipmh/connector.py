@@ -90,7 +90,7 @@ class OaiPmhConnector:
         """Harvest every record version newer than the checkpoint; see the module docstring."""
         checkpoint = state.get(CHECKPOINT) or {}
         from_ = checkpoint.get("from")
-        known: dict[str, dict[str, Any]] = {k[len(RECORD):]: v for k, v in state.scan(RECORD).items()}
+        known: dict[str, dict[str, Any]] = {k[len(RECORD) :]: v for k, v in state.scan(RECORD).items()}
         result = PassResult()
         outgoing: list[Outgoing] = []
         remembered: dict[str, Any] = {}

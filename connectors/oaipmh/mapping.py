@@ -156,8 +156,8 @@ def map_record(
     if record.deleted:
         if known_student is None:
             return Ignored(identifier, "deleted record never published")
-        rejected = _event(rules, REJECTED, record, known_student, time,
-                          {"deposit_id": identifier, "student_id": known_student, "reason": WITHDRAWN_REASON})  # fmt: skip
+        data = {"deposit_id": identifier, "student_id": known_student, "reason": WITHDRAWN_REASON}
+        rejected = _event(rules, REJECTED, record, known_student, time, data)
         return Mapped(identifier, record.datestamp, known_student, True, (rejected,))
 
     values = record.metadata.get(rules.student_id_field, ())

@@ -109,8 +109,10 @@ class OaiSource:
                 raise HarvestRefused(f"{type(exc).__name__}: {exc}"[:300]) from exc
             except httpx2.HTTPError as exc:
                 raise SourceUnavailable(f"{self.url}: {type(exc).__name__}: {exc}"[:300]) from exc
-            except etree.XMLSyntaxError as exc:
-                raise SourceUnavailable(f"{self.url} answered with something that is not XML: {exc}"[:300]) from exc
+            except (etree.XMLSyntaxError, AttributeError) as exc:
+                # oaipmh-scythe 0.16 fails with AttributeError on a body its lenient parser makes nothing of
+                # (an empty error page): like a body that is not XML, the repository is not answering.
+                raise SourceUnavailable(f"{self.url} answered with something that is not XML: {exc!r}"[:300]) from exc
             if root.tag != f"{OAI}OAI-PMH":
                 raise SourceUnavailable(f"{self.url} answered with {root.tag[:80]!r}, not an OAI-PMH response")
             response_date = root.findtext(f"{OAI}responseDate")
