@@ -4,6 +4,7 @@ publishing to a topic of its own on a real broker."""
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -61,3 +62,20 @@ class Harvest:
             return connector.run_pass(self.publisher, self.state)
         finally:
             connector.close()
+
+
+def connector_argv() -> list[str]:
+    """How to start ``python -m connectors oai-pmh`` as a process.
+
+    Until the ``connect`` group (connectors/cli.py, owned by the runtime) lists
+    ``oai-pmh``, the same group is run with the command added.
+    """
+    from connectors.cli import connect
+
+    if "oai-pmh" in connect.commands:
+        return [sys.executable, "-m", "connectors", "oai-pmh"]
+    script = (
+        "from connectors.cli import connect; from connectors.oaipmh.command import command; "
+        "connect.add_command(command); connect(prog_name='python -m connectors')"
+    )
+    return [sys.executable, "-c", script, "oai-pmh"]
