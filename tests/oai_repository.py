@@ -68,6 +68,7 @@ class Repository:
     entries: dict[str, _Entry] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     requests: int = 0
+    serving_seconds: float = 0.0  # spent by pyoai making responses (in the test's process, so under its GIL)
     arguments: list[dict[str, str]] = field(default_factory=list)
 
     def put(self, identifier: str, *, at: datetime, title: str | None = None, sets: tuple[str, ...] = (),
@@ -201,7 +202,9 @@ def serve(repository: Repository, *, batch_size: int = 10, delay: float = 0.0) -
             repository.arguments.append(arguments)
             if delay:
                 time.sleep(delay)
+            began = time.perf_counter()
             body = oai.handleRequest(arguments)
+            repository.serving_seconds += time.perf_counter() - began
             start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8")])
             return [body]
 
