@@ -15,9 +15,10 @@ from oai_harvest import SOURCE, T0, Harvest, later, put_thesis
 from oai_repository import Repository
 from topic_reader import read_topic
 
+from clearance.settings import Settings
 from connectors.oaipmh.connector import CHECKPOINT
 from connectors.oaipmh.source import HarvestRefused, OaiSource, SourceUnavailable
-from connectors.runtime import run
+from connectors.runtime import Publisher, PublishError, run
 from schemas.registry import Topic, parse_event
 
 pytestmark = pytest.mark.kafka
@@ -189,3 +190,21 @@ def test_a_web_server_that_is_not_a_repository_fails_the_pass(tmp_path: Path) ->
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_nothing_is_checkpointed_while_the_broker_does_not_acknowledge(
+    repository: Repository, harvest: Harvest
+) -> None:
+    for n in range(1, 4):
+        put_thesis(repository, n, later(n))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        nowhere = f"127.0.0.1:{probe.getsockname()[1]}"
+    down = Publisher(Settings(kafka_bootstrap_servers=nowhere), harvest.topic)  # fails after ~30 s of bootstrapping
+    working, harvest.publisher = harvest.publisher, down
+    with pytest.raises(PublishError):
+        harvest.run_pass()
+    down.close()
+    assert harvest.state.get(CHECKPOINT) is None and harvest.state.scan("record:") == {}
+    harvest.publisher = working
+    assert harvest.run_pass().published == 6
