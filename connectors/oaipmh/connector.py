@@ -18,6 +18,7 @@ publishing what was acknowledged before.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,7 +33,7 @@ from connectors.oaipmh.mapping import (
     datestamp_time,
     map_record,
 )
-from connectors.oaipmh.source import OaiSource, Page
+from connectors.oaipmh.source import OaiSource
 from connectors.runtime import Outgoing, PassResult, Publisher, StateStore
 
 log = structlog.get_logger("clearance.connectors.oaipmh")
@@ -74,6 +75,52 @@ def already_handled(record: HarvestedRecord, entry: dict[str, Any] | None) -> bo
     return entry is not None and entry.get("datestamp") == record.datestamp and entry.get("deleted") == record.deleted
 
 
+@dataclass
+class _Pass:
+    """What one pass has read and not yet committed, and what it knows of every record."""
+
+    known: dict[str, dict[str, Any]]
+    result: PassResult = field(default_factory=PassResult)
+    outgoing: list[Outgoing] = field(default_factory=list)
+    remembered: dict[str, Any] = field(default_factory=dict)
+    latest: tuple[datetime, str] | None = None
+
+    def take(self, record: HarvestedRecord, rules: MappingRules, now: datetime) -> None:
+        """Map one record unless this version was handled already; hold its events and its entry."""
+        instant = _instant(record.datestamp)
+        if instant is not None and (self.latest is None or instant > self.latest[0]):
+            self.latest = (instant, record.datestamp)
+        entry = self.known.get(record.identifier)
+        if already_handled(record, entry):
+            return
+        student = entry.get("student_id") if entry else None
+        outcome = map_record(record, rules, known_student=student, now=now)
+        if isinstance(outcome, Mapped):
+            self.outgoing.extend(outcome.outgoing)
+            student = outcome.student_id
+        elif isinstance(outcome, Unmappable):
+            self.result.unmappable += 1
+            log.warning("oai_record_unmappable", identifier=outcome.identifier[:200], reason=outcome.reason)
+        elif isinstance(outcome, Ignored):
+            log.info("oai_record_ignored", identifier=outcome.identifier[:200], reason=outcome.reason)
+        if not record.identifier or len(record.identifier) > 200:
+            return  # nothing to remember it by
+        # Remembered with the batch it belongs to, so that a version is handled (and counted) once.
+        entry = {"datestamp": record.datestamp, "deleted": record.deleted, "student_id": student}
+        self.known[record.identifier] = entry
+        self.remembered[RECORD + record.identifier] = entry
+
+    def commit(self, publisher: Publisher, state: StateStore) -> None:
+        """Publish what is held, and only once the broker acknowledged all of it, remember it."""
+        if self.outgoing:
+            publisher.publish(self.outgoing)  # raises unless every event was acknowledged
+            self.result.published += len(self.outgoing)
+        if self.remembered:
+            state.put(self.remembered)
+        self.outgoing.clear()
+        self.remembered.clear()
+
+
 class OaiPmhConnector:
     """The OAI-PMH connector: a pass harvests from the checkpoint, publishes per batch, then checkpoints."""
 
@@ -88,69 +135,27 @@ class OaiPmhConnector:
 
     def run_pass(self, publisher: Publisher, state: StateStore) -> PassResult:
         """Harvest every record version newer than the checkpoint; see the module docstring."""
-        checkpoint = state.get(CHECKPOINT) or {}
-        from_ = checkpoint.get("from")
-        known: dict[str, dict[str, Any]] = {k[len(RECORD) :]: v for k, v in state.scan(RECORD).items()}
-        result = PassResult()
-        outgoing: list[Outgoing] = []
-        remembered: dict[str, Any] = {}
-        latest: tuple[datetime, str] | None = None
+        from_ = (state.get(CHECKPOINT) or {}).get("from")
+        work = _Pass(known={k[len(RECORD) :]: v for k, v in state.scan(RECORD).items()})
         first_response_date: str | None = None
         pages = 0
         for page in self.source.pages(from_):
             pages += 1
             if pages == 1:
                 first_response_date = page.response_date
-            latest = self._take(page, known, outgoing, remembered, result, latest)
-            if len(outgoing) >= self.batch_events:
-                self._commit(publisher, state, outgoing, remembered, result)
-        self._commit(publisher, state, outgoing, remembered, result)
-        if latest is not None:
-            after = next_from(latest[1], first_response_date)
-            if after != from_:
-                state.put({CHECKPOINT: {"from": after}})
-        log.info("oai_harvest_done", url=self.source.url, from_=from_, pages=pages, published=result.published,
-                 unmappable=result.unmappable, checkpoint=(state.get(CHECKPOINT) or {}).get("from"))  # fmt: skip
-        return result
-
-    def _take(self, page: Page, known: dict[str, dict[str, Any]], outgoing: list[Outgoing],
-              remembered: dict[str, Any], result: PassResult,
-              latest: tuple[datetime, str] | None) -> tuple[datetime, str] | None:  # fmt: skip
-        for record in page.records:
-            instant = _instant(record.datestamp)
-            if instant is not None and (latest is None or instant > latest[0]):
-                latest = (instant, record.datestamp)
-            entry = known.get(record.identifier)
-            if already_handled(record, entry):
-                continue
-            previous_student = entry.get("student_id") if entry else None
-            outcome = map_record(record, self.rules, known_student=previous_student, now=self.clock())
-            student = previous_student
-            if isinstance(outcome, Mapped):
-                outgoing.extend(outcome.outgoing)
-                student = outcome.student_id
-            elif isinstance(outcome, Unmappable):
-                result.unmappable += 1
-                log.warning("oai_record_unmappable", identifier=outcome.identifier[:200], reason=outcome.reason)
-            elif isinstance(outcome, Ignored):
-                log.info("oai_record_ignored", identifier=outcome.identifier[:200], reason=outcome.reason)
-            if not record.identifier or len(record.identifier) > 200:
-                continue  # nothing to remember it by
-            # Remembered with the batch it belongs to, so a version is handled (and counted) once.
-            entry = {"datestamp": record.datestamp, "deleted": record.deleted, "student_id": student}
-            known[record.identifier] = entry
-            remembered[RECORD + record.identifier] = entry
-        return latest
-
-    def _commit(self, publisher: Publisher, state: StateStore, outgoing: list[Outgoing],
-                remembered: dict[str, Any], result: PassResult) -> None:  # fmt: skip
-        if outgoing:
-            publisher.publish(outgoing)  # raises unless every event was acknowledged: nothing is remembered then
-            result.published += len(outgoing)
-        if remembered:
-            state.put(remembered)
-        outgoing.clear()
-        remembered.clear()
+            for record in page.records:
+                work.take(record, self.rules, self.clock())
+            if len(work.outgoing) >= self.batch_events:
+                work.commit(publisher, state)
+        work.commit(publisher, state)
+        checkpoint = from_
+        if work.latest is not None:
+            checkpoint = next_from(work.latest[1], first_response_date)
+            if checkpoint != from_:
+                state.put({CHECKPOINT: {"from": checkpoint}})
+        log.info("oai_harvest_done", url=self.source.url, from_=from_, pages=pages, published=work.result.published,
+                 unmappable=work.result.unmappable, checkpoint=checkpoint)  # fmt: skip
+        return work.result
 
     def close(self) -> None:
         """Close the HTTP client."""
