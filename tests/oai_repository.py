@@ -9,8 +9,10 @@ records while the server runs, as a repository's editors would.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
+import types
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +22,20 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from lxml.etree import SubElement
-from oaipmh import common, error, metadata, server
+
+
+def _without_pkg_resources() -> None:
+    # pyoai 2.5 imports pkg_resources, which recent setuptools no longer ships (84.2.1 checked). It uses it only
+    # for Identify's toolkit description, which this provider turns off: an empty stand-in lets pyoai import.
+    try:
+        import pkg_resources  # noqa: F401
+    except ImportError:
+        sys.modules["pkg_resources"] = types.ModuleType("pkg_resources")
+
+
+_without_pkg_resources()
+
+from oaipmh import common, error, metadata, server  # noqa: E402
 
 NS_ETDMS = "http://www.ndltd.org/standards/metadata/etdms/1.0/"
 DC_FIELDS = ("title", "creator", "subject", "description", "publisher", "contributor", "date", "type",
