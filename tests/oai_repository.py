@@ -24,16 +24,18 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from lxml.etree import SubElement
 
 
-def _without_pkg_resources() -> None:
-    # pyoai 2.5 imports pkg_resources, which recent setuptools no longer ships (84.2.1 checked). It uses it only
-    # for Identify's toolkit description, which this provider turns off: an empty stand-in lets pyoai import.
-    try:
-        import pkg_resources  # noqa: F401
-    except ImportError:
-        sys.modules["pkg_resources"] = types.ModuleType("pkg_resources")
+def _modules_pyoai_imports() -> None:
+    # pyoai 2.5 imports pkg_resources, which recent setuptools no longer ships (84.2.1 checked), and uses it
+    # only for Identify's toolkit description, which this provider turns off. It imports cgi, which Python
+    # 3.13 removed, only for cgi.parse_qs (see _parse_qs_for_pyoai). Empty stand-ins let it import.
+    for name in ("pkg_resources", "cgi"):
+        try:
+            __import__(name)
+        except ImportError:
+            sys.modules[name] = types.ModuleType(name)
 
 
-_without_pkg_resources()
+_modules_pyoai_imports()
 
 from oaipmh import common, error, metadata, server  # noqa: E402
 
