@@ -68,8 +68,10 @@ def parse_record(element: etree._Element) -> HarvestedRecord:
     header = Header(header_element)
     metadata: dict[str, tuple[str, ...]] = {}
     container = element.find(f"{OAI}metadata")
-    if not header.deleted and container is not None and len(container):
-        for name, values in xml_to_dict(container[0], strip_ns=True).items():
+    # The first child element (a comment may come before it) is the format's root: oai_dc:dc, etdms thesis.
+    root = next((c for c in container if isinstance(c.tag, str)), None) if container is not None else None
+    if not header.deleted and root is not None:
+        for name, values in xml_to_dict(root, strip_ns=True).items():
             texts = tuple(v.strip() for v in values if v and v.strip())
             if texts:
                 metadata[name] = texts

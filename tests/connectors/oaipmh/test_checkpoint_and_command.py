@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
+from lxml import etree
 
 from connectors.oaipmh.command import command, default_source
 from connectors.oaipmh.connector import already_handled, next_from
 from connectors.oaipmh.mapping import HarvestedRecord
-from connectors.oaipmh.source import without_credentials
+from connectors.oaipmh.source import parse_record, without_credentials
 
 
 def test_the_next_harvest_starts_at_the_latest_datestamp_seen() -> None:
@@ -62,3 +63,25 @@ def test_bad_options_are_refused_before_anything_runs(arguments: list[str], comp
     result = CliRunner().invoke(command, arguments)
     assert result.exit_code == 2
     assert complaint in result.output
+
+
+def test_a_record_element_is_read_by_local_names_whatever_comes_before_its_metadata() -> None:
+    xml = b"""<record xmlns="http://www.openarchives.org/OAI/2.0/">
+      <header><identifier>oai:eprints.example.ac.id:42</identifier><datestamp>2026-11-20</datestamp></header>
+      <metadata><!-- exported by EPrints -->
+        <oai_dc:dc xmlns:oai_dc="http://www.openarchives.org/OAI/2.0/oai_dc/"
+                   xmlns:dc="http://purl.org/dc/elements/1.1/">
+          <dc:title> Analisis Debit </dc:title><dc:identifier>NIM 2019100123</dc:identifier><dc:identifier/>
+        </oai_dc:dc>
+      </metadata></record>"""
+    record = parse_record(etree.fromstring(xml))
+    assert record == HarvestedRecord("oai:eprints.example.ac.id:42", "2026-11-20", False,
+                                     {"title": ("Analisis Debit",), "identifier": ("NIM 2019100123",)})  # fmt: skip
+
+
+def test_a_deleted_record_element_has_no_metadata() -> None:
+    xml = b"""<record xmlns="http://www.openarchives.org/OAI/2.0/"><header status="deleted">
+      <identifier>oai:eprints.example.ac.id:42</identifier><datestamp>2026-11-21T00:00:00Z</datestamp></header></record>"""
+    assert parse_record(etree.fromstring(xml)) == HarvestedRecord(
+        "oai:eprints.example.ac.id:42", "2026-11-21T00:00:00Z", True
+    )
