@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the SL
 
 from slims_desk import Desk, fresh_slims_database
 
-from clearance.broker import EmbeddedBroker
-from clearance.logging import configure_logging
+from clearance.demo.broker import EmbeddedBroker
+from clearance.observability.logging import configure_logging
 from clearance.settings import Settings
 from connectors.runtime import Publisher, StateStore
 from connectors.slims.connector import SlimsConnector

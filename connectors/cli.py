@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import click
 
+from connectors.oaipmh.command import command as oaipmh
 from connectors.slims.command import command as slims
 
 connect = click.Group(
     "connect",
-    help="Turn a library's or repository's own system into the service's inbound events (SPEC §8).",
+    help="Turn a library's or repository's own system into the service's inbound events (docs/contract.md#connectors).",
 )
 connect.add_command(slims)
+connect.add_command(oaipmh)

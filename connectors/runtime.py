@@ -27,7 +27,7 @@ from typing import Any, NoReturn
 
 import click
 
-from clearance.logging import configure_logging
+from clearance.observability.logging import configure_logging
 from clearance.settings import Settings
 from connectors.publisher import Outgoing, Publisher, PublishError, event_id
 from connectors.runner import Connector, PassResult, run

@@ -6,6 +6,7 @@ import click
 
 from clearance.cli import applications, certificates, contract, demo, dlq, keys, run, status, trust
 from clearance.cli.context import CliContext
+from connectors.cli import connect
 
 
 @click.group()
@@ -16,6 +17,7 @@ def main(ctx: click.Context) -> None:
     ctx.ensure_object(CliContext)
 
 
+main.add_command(connect)
 for _module in (run, contract, keys, trust, demo, applications, certificates, dlq, status):
     for _command in _module.COMMANDS:
         main.add_command(_command)

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from timeline import T0
 from topic_reader import read_topic
 
-from clearance.eventfactory import EventFactory
+from clearance.demo.eventfactory import EventFactory
 from clearance.store.tables import InboxRow
 from connectors.runtime import Publisher, StateStore
 from schemas.registry import Topic

@@ -14,7 +14,7 @@ from harness import Harness
 from slims_desk import Desk
 from slims_library import Library
 
-from clearance.eventfactory import EventFactory
+from clearance.demo.eventfactory import EventFactory
 
 pytestmark = pytest.mark.kafka
 
