@@ -66,10 +66,3 @@ class SqlUnitOfWork:
         assert self._pending is not None
         self._pending.flush()
         self.session.commit()
-
-    def rollback(self) -> None:
-        """Forget everything since the last commit."""
-        assert self._pending is not None
-        self._pending = PendingWrites(self.dialect)
-        self.decisions.pending = self.outbox.pending = self._pending
-        self.session.rollback()
