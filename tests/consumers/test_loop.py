@@ -188,3 +188,39 @@ def test_a_due_date_in_the_future_is_no_time_in_the_future(store) -> None:
                                due_at="2999-01-01T00:00:00+07:00")  # fmt: skip
     assert loop.process(Consumer(), _batch(Topic.CIRCULATION, [loan])) is True
     assert _dead_letters(store) == []
+
+
+class Recording:
+    """An observer that keeps what it was told about positions."""
+
+    def __init__(self) -> None:
+        self.not_saved: list[str] = []
+
+    def positions_not_saved(self, topic: str, error: BaseException) -> None:
+        self.not_saved.append(topic)
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+def test_idle_positions_that_cannot_be_stored_are_reported_not_swallowed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'never-migrated.db'}"  # no tables: the write fails
+    engine = make_engine(url)
+    loop = _loop(make_session_factory(engine), Topic.CIRCULATION, _context(lambda: KEY))
+    loop.observer = Recording()  # type: ignore[assignment]
+
+    class Ids(CurrentSources):
+        def topic_ids(self) -> dict:
+            return {}
+
+    class Assigned(Consumer):
+        def assignment(self) -> set[TopicPartition]:
+            return {TopicPartition(Topic.CIRCULATION.value, 0)}
+
+        def position(self, tp: TopicPartition) -> int:
+            return 3
+
+    loop.offsets = Ids()  # type: ignore[assignment]
+    loop._report_idle_positions(Assigned())
+    engine.dispose()
+    assert loop.observer.not_saved == [loop.name]  # type: ignore[attr-defined]
