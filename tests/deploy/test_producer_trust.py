@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
+import subprocess
 import tomllib
 from dataclasses import dataclass
 
 import pytest
 import yaml
-from validators import ROOT
+from validators import ROOT, tool_missing
 
 from schemas.registry import INBOUND_TOPICS, INBOUND_TYPES, Topic
 from schemas.topology import LAYOUT
@@ -399,3 +401,89 @@ def test_the_trust_file_is_the_one_kubernetes_mounts() -> None:
     ]  # fmt: skip
     [configmap] = configmaps
     assert configmap["data"]["trust.toml"] == TRUST.read_text(encoding="utf-8")
+
+
+# -- the compose broker's SASL wiring, checked with the JDK's own JAAS parser ------------------
+
+_JAAS_READER = """
+import javax.security.auth.login.AppConfigurationEntry;
+import javax.security.auth.login.Configuration;
+import java.nio.file.Path;
+
+public class JaasRead {
+    public static void main(String[] args) throws Exception {
+        Configuration config = Configuration.getInstance(
+            "JavaLoginConfig", new java.security.URIParameter(Path.of(args[0]).toUri()));
+        for (int i = 1; i < args.length; i++) {
+            AppConfigurationEntry[] entries = config.getAppConfigurationEntry(args[i]);
+            for (AppConfigurationEntry entry : entries == null ? new AppConfigurationEntry[0] : entries) {
+                System.out.println(args[i] + " " + entry.getLoginModuleName() + " "
+                    + new java.util.TreeMap<>(entry.getOptions()).keySet());
+            }
+        }
+    }
+}
+"""
+
+_LOGIN_MODULES = {
+    "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule",
+    "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
+}
+
+
+def _interpolated(text: str) -> str:
+    """Compose's interpolation of the required password variables, with a stand-in value."""
+    return re.sub(r"\$\{(KAFKA_\w+_PASSWORD):\?[^}]*\}", "s3cret0", text)
+
+
+def _jaas_sections(tmp_path, content: str, sections: list[str]) -> dict[str, list[tuple[str, str]]]:
+    if shutil.which("java") is None:
+        tool_missing("java is not on PATH (Debian: apt-get install default-jre-headless)")
+    (tmp_path / "JaasRead.java").write_text(_JAAS_READER, encoding="utf-8")
+    (tmp_path / "jaas.conf").write_text(content, encoding="utf-8")
+    result = subprocess.run(
+        ["java", str(tmp_path / "JaasRead.java"), str(tmp_path / "jaas.conf"), *sections],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    found: dict[str, list[tuple[str, str]]] = {s: [] for s in sections}
+    for line in result.stdout.splitlines():
+        section, module, options = line.split(" ", 2)
+        found[section].append((module, options))
+    return found
+
+
+def test_every_compose_listener_has_the_login_module_of_its_mechanism(tmp_path) -> None:
+    kafka = _compose()["services"]["kafka"]["environment"]
+    listeners = [item.split("://")[0] for item in kafka["KAFKA_LISTENERS"].split(",")]
+    mechanisms = {name: kafka[f"KAFKA_LISTENER_NAME_{name}_SASL_ENABLED_MECHANISMS"] for name in listeners}
+    assert kafka["KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL"] == mechanisms[kafka["KAFKA_INTER_BROKER_LISTENER_NAME"]]
+    assert kafka["KAFKA_SASL_MECHANISM_CONTROLLER_PROTOCOL"] == mechanisms[kafka["KAFKA_CONTROLLER_LISTENER_NAMES"]]
+    sections = [f"{name.lower()}.KafkaServer" for name in listeners]
+    jaas = _jaas_sections(tmp_path, _interpolated(_compose()["configs"]["kafka-jaas"]["content"]), sections)
+    for name in listeners:
+        [(module, options)] = jaas[f"{name.lower()}.KafkaServer"]
+        assert module == _LOGIN_MODULES[mechanisms[name]], name
+        if mechanisms[name] == "PLAIN":
+            assert options == "[password, user_admin, username]", name  # the admin, and no one else
+    assert kafka["KAFKA_OPTS"] == "-Djava.security.auth.login.config=/etc/kafka/kafka_server_jaas.conf"
+    [mount] = [c for c in _compose()["services"]["kafka"]["configs"] if c["source"] == "kafka-jaas"]
+    assert mount["target"] == "/etc/kafka/kafka_server_jaas.conf"
+
+
+def test_the_admin_client_settings_log_in_over_the_admin_listener(tmp_path) -> None:
+    properties = dict(
+        line.split("=", 1)
+        for line in _interpolated(_compose()["configs"]["kafka-admin-client"]["content"]).splitlines()
+        if line.strip()
+    )
+    kafka = _compose()["services"]["kafka"]["environment"]
+    assert properties["sasl.mechanism"] == kafka["KAFKA_LISTENER_NAME_ADMIN_SASL_ENABLED_MECHANISMS"]
+    assert properties["security.protocol"] == "SASL_PLAINTEXT"
+    jaas = _jaas_sections(tmp_path, f"KafkaClient {{\n  {properties['sasl.jaas.config']}\n}};\n", ["KafkaClient"])
+    assert jaas["KafkaClient"] == [(_LOGIN_MODULES["PLAIN"], "[password, username]")]
+    assert "ADMIN://kafka:9094" in kafka["KAFKA_ADVERTISED_LISTENERS"]
+    assert (
+        "--bootstrap-server kafka:9094 --command-config /etc/kafka/admin.properties"
+        in (_compose()["services"]["kafka-init"]["command"][0])
+    )
