@@ -464,20 +464,17 @@ def test_the_service_stops_with_one_clear_line_when_the_broker_s_ca_is_not_the_c
     environment["CLEARANCE_CREATE_TOPICS"] = "false"
     process, log = _run_service(tmp_path, environment)
     try:
-        process.wait(30)
+        # The check it needs takes one handshake (about 2 s from start to exit, measured): 20 s is ample.
+        process.wait(20)
     except subprocess.TimeoutExpired:
         pass
     finally:
         if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+            process.kill()  # what it does on SIGTERM is not the question here
+            process.wait(10)
     output = log.read_text(errors="replace")
     lines = [line for line in output.splitlines() if line.strip()]
-    assert process.returncode not in (0, None, -15), "a wrong CA is a configuration error: the service must stop"
+    assert process.returncode not in (0, -9), "a wrong CA is a configuration error: the service must stop by itself"
     assert "Traceback" not in output
     assert lines and "TLS certificate verification failed" in lines[-1], lines[-3:]
     assert tls_broker.bootstrap_servers in lines[-1]
