@@ -210,9 +210,12 @@ def test_the_service_connects_as_its_kafka_user_over_tls_with_the_mounted_trust_
     assert password["valueFrom"]["secretKeyRef"] == {"name": config["CLEARANCE_KAFKA_SASL_USERNAME"], "key": "password"}
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
-    assert config["CLEARANCE_TRUST_FILE"] == f"{mounts['trust']}/trust.toml"
+    # Files only this container mounts are named only in its environment, not in the shared ConfigMap.
+    env = {v["name"]: v.get("value") for v in container["env"]}
+    assert {"CLEARANCE_TRUST_FILE", "CLEARANCE_KAFKA_SSL_CAFILE"}.isdisjoint(config)
+    assert env["CLEARANCE_TRUST_FILE"] == f"{mounts['trust']}/trust.toml"
     assert volumes["trust"]["configMap"]["name"] == "clearance-trust"
-    assert config["CLEARANCE_KAFKA_SSL_CAFILE"] == f"{mounts['kafka-ca']}/ca.crt"
+    assert env["CLEARANCE_KAFKA_SSL_CAFILE"] == f"{mounts['kafka-ca']}/ca.crt"
     assert volumes["kafka-ca"]["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
 
 
