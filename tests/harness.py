@@ -14,8 +14,8 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from clearance.bootstrap import create_service
-from clearance.service import Service
 from clearance.demo.eventfactory import record_of, topic_of
+from clearance.service import Service
 from clearance.settings import Settings
 from clearance.store.unit_of_work import SqlUnitOfWork
 from schemas.registry import Topic

@@ -8,6 +8,7 @@ import click
 import structlog
 
 from clearance.cli.context import current_settings
+from clearance.kafka_errors import describe_kafka_failure, tls_handshake_failure
 from clearance.signing.keys import KeyRingError
 from clearance.store.engine import StoreInUse
 
@@ -19,6 +20,12 @@ def run(migrate: bool) -> None:
     from clearance.bootstrap import create_service
 
     settings = current_settings()
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        # kafka-python retries a failed TLS handshake for ever and drops its cause: ask once, plainly.
+        for server in settings.kafka_bootstrap_servers.split(","):
+            failure = tls_handshake_failure(server, settings.kafka_ssl_cafile)
+            if failure is not None:
+                raise click.ClickException(describe_kafka_failure(failure, server.strip()) or str(failure))
     try:
         service = create_service(settings)
     except KeyRingError as exc:

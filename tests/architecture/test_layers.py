@@ -13,7 +13,6 @@ import sys
 from collections import defaultdict
 
 import pytest
-
 from architecture.imports import Module, known, layer, modules
 
 MODULES = list(modules())

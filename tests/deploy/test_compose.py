@@ -61,8 +61,8 @@ def test_every_service_that_others_wait_for_has_a_health_check() -> None:
             if condition["condition"] == "service_healthy":
                 assert "healthcheck" in services[dependency], f"{name} waits for {dependency}, which has no check"
     assert {"kafka", "postgres", "clearance", "verify"} <= {n for n, s in services.items() if "healthcheck" in s}
-    assert services["topics"]["restart"] == "no"
-    assert services["clearance"]["depends_on"]["topics"]["condition"] == "service_completed_successfully"
+    assert services["kafka-init"]["restart"] == "no"
+    assert services["clearance"]["depends_on"]["kafka-init"]["condition"] == "service_completed_successfully"
 
 
 def test_the_service_is_checked_on_its_readiness_endpoint_and_given_time_to_drain() -> None:
@@ -80,6 +80,10 @@ def test_every_clearance_variable_is_a_real_setting() -> None:
         for variable in service.get("environment", {}):
             if variable.startswith("CLEARANCE_"):
                 assert variable in known, f"{name}: {variable} is not a setting"
+
+
+def test_the_trust_file_variable_the_stack_sets_is_a_real_setting() -> None:
+    assert "CLEARANCE_TRUST_FILE" in settings_names()
 
 
 def test_every_clearance_command_the_stack_runs_exists_with_its_options() -> None:
@@ -100,13 +104,14 @@ def test_the_database_url_points_at_the_postgres_service_with_its_credentials() 
 
 
 def test_the_topic_initialiser_creates_every_topic_as_laid_out() -> None:
-    script = _compose()["services"]["topics"]["command"][0]
+    script = _compose()["services"]["kafka-init"]["command"][0]
     created = {}
     for line in script.splitlines():
         if line.strip().startswith("create "):
             _create, name, partitions, retention = shlex.split(line)
             created[name] = (int(partitions), retention)
-    assert created == {t.value: (LAYOUT[t].partitions, LAYOUT[t].config["retention.ms"]) for t in Topic}
+    shared = {name: layout for name, layout in created.items() if name in {t.value for t in Topic}}
+    assert shared == {t.value: (LAYOUT[t].partitions, LAYOUT[t].config["retention.ms"]) for t in Topic}
 
 
 def test_deploy_topics_yaml_says_what_the_layout_says() -> None:
@@ -122,15 +127,21 @@ def test_the_mounted_policy_is_valid_and_starts_from_the_built_in_default() -> N
     assert (mounted.default, mounted.faculties) == (built_in.default, built_in.faculties)
 
 
+def _family(topic: str) -> Topic:
+    """The contract topic of a per-producer topic (``library.circulation.central``) or of a shared one."""
+    [family] = [t for t in Topic if topic == t.value or topic.startswith(f"{t.value}.")]
+    return family
+
+
 def _readme_records() -> list[tuple[Topic, bytes, bytes]]:
-    """The key|value lines the README pipes into kafka-console-producer.sh, with their topics."""
+    """The key|value lines the README pipes into kafka-console-producer.sh (its ``produce``), with their topics."""
     text = README.read_text(encoding="utf-8")
-    blocks = re.findall(r"--topic (\S+) \\\n.*?<<'EOF'\n(.*?)\nEOF", text, flags=re.S)
+    blocks = re.findall(r"^produce \S+ \S+ (\S+) <<'EOF'\n(.*?)\nEOF", text, flags=re.S | re.M)
     records = []
     for topic, body in blocks:
         for line in body.splitlines():
             key, _, value = line.partition("|")
-            records.append((Topic(topic), key.encode(), value.encode()))
+            records.append((_family(topic), key.encode(), value.encode()))
     return records
 
 

@@ -69,11 +69,38 @@ def _strimzi(tmp_path: Path, documents: list[dict]) -> subprocess.CompletedProce
     return run([*command, str(path)])
 
 
-def test_the_kafka_topics_are_valid_for_strimzi_s_crd(tmp_path: Path) -> None:
-    topics = [d for _p, d in _documents("strimzi/*.yaml")]
-    result = _strimzi(tmp_path, topics)
+def test_every_strimzi_resource_is_valid_for_strimzi_s_crd(tmp_path: Path) -> None:
+    resources = [d for _p, d in _documents("strimzi/*.yaml")]
+    assert {d["kind"] for d in resources} == {"KafkaTopic", "KafkaUser"}
+    result = _strimzi(tmp_path, resources)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"{len(Topic)} valid, 0 invalid" in result.stdout
+    assert f"{len(resources)} valid, 0 invalid" in result.stdout
+
+
+def test_every_acl_rule_shape_the_users_use_is_valid_on_its_own(tmp_path: Path) -> None:
+    users = [d for _p, d in _documents("strimzi/kafkausers.yaml")]
+    shapes = {}
+    for user in users:
+        for rule in user["spec"]["authorization"]["acls"]:
+            resource = rule["resource"]
+            shapes[(resource["type"], resource.get("patternType", "literal"), tuple(rule["operations"]))] = rule
+    assert {(t, p) for t, p, _ops in shapes} == {("topic", "literal"), ("topic", "prefix"), ("group", "prefix")}
+    single = [
+        {**users[0], "metadata": {**users[0]["metadata"], "name": f"shape-{i}"},
+         "spec": {**users[0]["spec"], "authorization": {"type": "simple", "acls": [rule]}}}
+        for i, rule in enumerate(shapes.values())
+    ]  # fmt: skip
+    result = _strimzi(tmp_path, single)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{len(single)} valid, 0 invalid" in result.stdout
+
+
+def test_strimzi_s_crd_schema_does_reject_a_misspelt_acl_operation(tmp_path: Path) -> None:
+    [user, *_] = [d for _p, d in _documents("strimzi/kafkausers.yaml")]
+    user["spec"]["authorization"]["acls"][0]["operations"] = ["Writ"]
+    result = _strimzi(tmp_path, [user])
+    assert result.returncode == 1
+    assert "INVALID KafkaUser/" in result.stdout
 
 
 def test_strimzi_s_crd_schema_does_reject_a_broken_topic(tmp_path: Path) -> None:
@@ -85,7 +112,7 @@ def test_strimzi_s_crd_schema_does_reject_a_broken_topic(tmp_path: Path) -> None
 
 
 def test_the_kafka_topics_are_laid_out_as_the_contract_says() -> None:
-    topics = {d["spec"]["topicName"]: d for _p, d in _documents("strimzi/*.yaml")}
+    topics = {d["spec"]["topicName"]: d for _p, d in _documents("strimzi/kafkatopics.yaml")}
     assert set(topics) == {t.value for t in Topic}
     for topic in Topic:
         spec = topics[topic.value]["spec"]
@@ -166,6 +193,28 @@ def test_the_policy_config_map_is_a_valid_policy_identical_to_the_compose_one() 
         if m["name"] == "policy"
     ]  # fmt: skip
     assert config["CLEARANCE_POLICY_FILE"] == f"{mount['mountPath']}/policy.toml"
+
+
+def test_the_service_connects_as_its_kafka_user_over_tls_with_the_mounted_trust_file() -> None:
+    config = _one("ConfigMap", "clearance-config")["data"]
+    assert config["CLEARANCE_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert config["CLEARANCE_KAFKA_SASL_MECHANISM"] == "SCRAM-SHA-512"
+    users = {d["metadata"]["name"] for _p, d in _documents("strimzi/kafkausers.yaml")}
+    assert config["CLEARANCE_KAFKA_SASL_USERNAME"] in users
+    pod = _one("Deployment", "clearance")["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    [password] = [v for v in container["env"] if v["name"] == "CLEARANCE_KAFKA_SASL_PASSWORD"]
+    # Strimzi's User Operator keeps a SCRAM user's password in a Secret named after the user.
+    assert password["valueFrom"]["secretKeyRef"] == {"name": config["CLEARANCE_KAFKA_SASL_USERNAME"], "key": "password"}
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    # Files only this container mounts are named only in its environment, not in the shared ConfigMap.
+    env = {v["name"]: v.get("value") for v in container["env"]}
+    assert {"CLEARANCE_TRUST_FILE", "CLEARANCE_KAFKA_SSL_CAFILE"}.isdisjoint(config)
+    assert env["CLEARANCE_TRUST_FILE"] == f"{mounts['trust']}/trust.toml"
+    assert volumes["trust"]["configMap"]["name"] == "clearance-trust"
+    assert env["CLEARANCE_KAFKA_SSL_CAFILE"] == f"{mounts['kafka-ca']}/ca.crt"
+    assert volumes["kafka-ca"]["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
 
 
 def test_the_services_select_the_pods_and_their_named_ports() -> None:

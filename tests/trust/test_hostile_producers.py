@@ -17,11 +17,11 @@ from harness import Harness, settings_for
 from kafka import KafkaProducer
 from timeline import T0
 
+from clearance.config.trust_file import load_trust
 from clearance.demo.eventfactory import EventFactory
 from clearance.domain.freshness import SourceOffsets, sources_behind
 from consumers.offsets import SourceOffsetReader
 from consumers.streams import Streams
-from clearance.config.trust_file import load_trust
 from producers.topics import ensure_topics
 from schemas.registry import Topic
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from unit.fakes import FakeUnitOfWork, Store
 from timeline import T0, as_event
+from unit.fakes import FakeUnitOfWork, Store
 
 from clearance.config.policy_file import load_policy
 from clearance.demo.eventfactory import EventFactory

@@ -8,8 +8,8 @@ import re
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from clearance.domain.states import Loan
 from clearance.domain.folds import apply_loan, event_stamp
+from clearance.domain.states import Loan
 from connectors.slims.events import Context
 from connectors.slims.mapping import Plan, plan_member, student_id_for
 from connectors.slims.rows import FineRow, LoanNow, MemberView, OpenLoan
