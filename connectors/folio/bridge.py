@@ -23,6 +23,7 @@ from connectors.folio.mapping import map_loan_event, map_user_event
 from connectors.folio.records import UnmappableRecord
 from connectors.folio.snapshot import restatement
 from connectors.folio.source import FolioSource, Stream
+from connectors.folio.state import read_many, state_keys
 from connectors.runtime import Outgoing, PassResult, Publisher, StateStore
 
 log = structlog.get_logger("clearance.connectors.folio")
@@ -70,9 +71,12 @@ class FolioBridge:
         self, records: list[ConsumerRecord], publisher: Publisher, state: StateStore, result: PassResult
     ) -> None:
         changes: dict[str, Any | None] = {}
+        known = read_many(state, {key for record in records for key in self.state_keys(record)})
 
         def lookup(key: str) -> Any | None:
-            return changes[key] if key in changes else state.get(key)
+            if key in changes:
+                return changes[key]
+            return known[key] if key in known else state.get(key)
 
         now = self.clock()
         events: list[Outgoing] = []
@@ -99,6 +103,10 @@ class FolioBridge:
         result.published += len(events)
         result.unmappable += unmappable
         log.info("folio.batch", records=len(records), published=len(events), unmappable=unmappable)
+
+    def state_keys(self, record: ConsumerRecord) -> list[str]:
+        """The state keys mapping ``record`` will read, to fetch a batch's in a few queries."""
+        return state_keys(self.source.topics.stream(record.topic), record.value)
 
     def map_record(self, record: ConsumerRecord, lookup: Callable[[str], Any | None], now: datetime) -> Mapped:
         """The events and state changes of one FOLIO record, by the stream its topic belongs to."""
