@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,11 +16,14 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from topic_reader import Record, read_topic
 
 from clearance.settings import Settings
+from connectors.cli import connect
 from connectors.folio.bridge import FolioBridge
 from connectors.folio.contract import BridgeConfig
 from connectors.folio.source import FolioKafka, FolioSource, FolioTopics
 from connectors.runtime import PassResult, Publisher, StateStore
 from schemas.registry import Topic, parse_event
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -110,6 +116,22 @@ class FolioWorld:
             return found
         finally:
             consumer.close()
+
+    def spawn(self, environment: dict[str, str], *extra: str) -> subprocess.Popen:
+        """The bridge as its own process, publishing where ``environment``'s CLEARANCE_* say."""
+        # `python -m connectors folio` once connectors.cli mounts the command; until then its own module.
+        entry = ["-m", "connectors", "folio"] if "folio" in connect.commands else ["-m", "connectors.folio"]
+        args = [
+            sys.executable, *entry, "--folio-bootstrap-servers", self.bootstrap, "--env", self.env, "--tenant",
+            "diku", "--library-id", self.library_id, "--folio-group-id", self.group_id,
+            "--folio-session-timeout-ms", "6000", "--folio-heartbeat-interval-ms", "1000",
+            "--state-url", self.state_url, "--metrics-port", "0", *extra,
+        ]  # fmt: skip
+        env = {**environment, "CLEARANCE_LOG_FORMAT": "console"}
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+        return subprocess.Popen(
+            args, cwd=self.workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
 
     def close(self) -> None:
         self.producer.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -106,3 +108,23 @@ def test_an_unmappable_record_is_counted_and_the_rest_goes_on(folio: FolioWorld)
     assert (result.published, result.unmappable) == (1, 1)
     [opened] = folio.published(at_least=1)
     assert opened["type"] == "library.loan.opened"
+
+
+def test_a_bridge_killed_before_our_broker_acknowledged_leaves_folio_to_be_read_again(folio: FolioWorld) -> None:
+    a_semester_at_folio(folio)
+    black_hole = {
+        **os.environ,
+        "CLEARANCE_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9",
+        "CLEARANCE_TOPIC_PREFIX": folio.prefix,
+    }
+    stuck = folio.spawn(black_hole, "--interval", "1")
+    assert stuck.stderr is not None
+    for line in stuck.stderr:  # it read FOLIO's records and could not get them acknowledged
+        if "connector_pass_failed" in line:
+            break
+    stuck.send_signal(signal.SIGKILL)
+    stuck.wait(timeout=30)
+    assert set(folio.committed().values()) == {None}
+    ours = {**os.environ, "CLEARANCE_KAFKA_BOOTSTRAP_SERVERS": folio.bootstrap, "CLEARANCE_TOPIC_PREFIX": folio.prefix}
+    _, stderr = folio.spawn(ours, "--once").communicate(timeout=300)
+    assert Counter(e["type"] for e in folio.published(at_least=11)) == EXPECTED, stderr[-2000:]

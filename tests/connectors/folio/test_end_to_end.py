@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -21,7 +18,6 @@ from sqlalchemy import func, select
 from clearance.eventfactory import EventFactory
 from clearance.store.tables import InboxRow
 from clearance.store.unit_of_work import UnitOfWork
-from connectors.cli import connect
 
 pytestmark = pytest.mark.kafka
 
@@ -107,21 +103,6 @@ class EndOffsets:
         self.consumer.close()
 
 
-def _bridge_process(folio: FolioWorld, harness: Harness) -> subprocess.Popen:
-    # `python -m connectors folio` once connectors.cli mounts the command; until then its own module.
-    entry = ["-m", "connectors", "folio"] if "folio" in connect.commands else ["-m", "connectors.folio"]
-    args = [
-        sys.executable, *entry, "--folio-bootstrap-servers", folio.bootstrap, "--env", folio.env, "--tenant",
-        "diku", "--library-id", "central", "--folio-group-id", folio.group_id, "--folio-session-timeout-ms", "6000",
-        "--folio-heartbeat-interval-ms", "1000", "--state-url", folio.state_url, "--batch-size", "100",
-        "--metrics-port", "0", "--once",
-    ]  # fmt: skip
-    env = harness.environment()
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    env["CLEARANCE_LOG_FORMAT"] = "console"
-    return subprocess.Popen(args, cwd=folio.workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
 def test_a_bridge_killed_mid_backfill_and_restarted_leaves_each_fact_once_in_the_inbox(
     harness: Harness, tmp_path: Path
 ) -> None:
@@ -133,10 +114,10 @@ def test_a_bridge_killed_mid_backfill_and_restarted_leaves_each_fact_once_in_the
     folio.loans(*(s.check_in(start + timedelta(days=1, minutes=i)) for i, s in enumerate(stories[:1000])))
 
     ours = EndOffsets(folio.bootstrap, folio.our_topic)
-    first = _bridge_process(folio, harness)
+    first = folio.spawn(harness.environment(), "--batch-size", "100", "--once")
     deadline = time.monotonic() + 120
     while ours.total() < 200:
-        assert first.poll() is None, f"the bridge ended before it was killed: {first.stderr.read().decode()[-2000:]}"
+        assert first.poll() is None, f"the bridge ended before it was killed: {first.stderr.read()[-2000:]}"
         assert time.monotonic() < deadline, "the bridge published nothing within 120 s"
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=30)
@@ -144,9 +125,9 @@ def test_a_bridge_killed_mid_backfill_and_restarted_leaves_each_fact_once_in_the
     ours.close()
     assert published_before_the_kill < 4000, "killed too late to be mid-backfill"
 
-    second = _bridge_process(folio, harness)
+    second = folio.spawn(harness.environment(), "--batch-size", "100", "--once")
     _, stderr = second.communicate(timeout=300)
-    assert second.returncode == 0, stderr.decode()[-2000:]
+    assert second.returncode == 0, stderr[-2000:]
     wait_for_inbox(harness, {"library.loan.opened": 3000, "library.loan.returned": 1000}, timeout=120)
     harness.settle(2)
     assert inbox(harness) == {"library.loan.opened": 3000, "library.loan.returned": 1000}
