@@ -104,7 +104,8 @@ class LoanStory:
     def __init__(self, user_id: str, loan_date: datetime, days: int = 14, item_id: str | None = None) -> None:
         self.loan = FolioLoan(user_id, item_id or uid(), loan_date, loan_date + timedelta(days=days))
 
-    def _update(self, at: datetime, **changes: Any) -> bytes:
+    def update(self, at: datetime, **changes: Any) -> bytes:
+        """Any other change mod-circulation makes (a recall, aging to lost): the fields given, at ``at``."""
         old = self.loan.record()
         for name, value in changes.items():
             setattr(self.loan, name, value)
@@ -115,20 +116,20 @@ class LoanStory:
         return domain_event("CREATED", None, self.loan.record(), self.loan.loan_date)
 
     def renew(self, at: datetime, days: int = 14) -> bytes:
-        return self._update(at, action="renewed", renewal_count=self.loan.renewal_count + 1,
+        return self.update(at, action="renewed", renewal_count=self.loan.renewal_count + 1,
                             due_date=self.loan.due_date + timedelta(days=days))  # fmt: skip
 
     def declare_lost(self, at: datetime) -> bytes:
-        return self._update(at, action="declaredLost", item_status="Declared lost", declared_lost_date=at)
+        return self.update(at, action="declaredLost", item_status="Declared lost", declared_lost_date=at)
 
     def claim_returned(self, at: datetime) -> bytes:
-        return self._update(at, action="claimedReturned", item_status="Claimed returned", claimed_returned_date=at)
+        return self.update(at, action="claimedReturned", item_status="Claimed returned", claimed_returned_date=at)
 
     def check_in(self, at: datetime) -> bytes:
-        return self._update(at, action="checkedin", status="Closed", item_status="Available", return_date=at)
+        return self.update(at, action="checkedin", status="Closed", item_status="Available", return_date=at)
 
     def anonymise(self, at: datetime) -> bytes:
-        return self._update(at, anonymised=True)
+        return self.update(at, anonymised=True)
 
     def delete(self, at: datetime) -> bytes:
         return domain_event("DELETED", self.loan.record(), None, at)

@@ -97,6 +97,21 @@ def test_a_declaration_of_loss_marks_the_loan_lost() -> None:
     assert lost["type"] == "library.loan.lost" and lost["data"] == {"loan_id": story.loan.id, "library_id": "central"}
 
 
+def test_a_recall_that_moves_the_due_date_is_a_renewal() -> None:
+    bridge, story = PureBridge(), LoanStory(user_id(), T0)
+    bridge.loan(story.checkout())
+    recalled = story.update(T0 + timedelta(days=2), action="recallrequested", due_date=T0 + timedelta(days=7))
+    [renewed] = bridge.loan(recalled)
+    assert renewed["type"] == "library.loan.renewed" and renewed["data"]["due_at"] == "2026-10-08T02:00:00+00:00"
+
+
+def test_an_item_aged_to_lost_marks_the_loan_lost() -> None:
+    bridge, story = PureBridge(), LoanStory(user_id(), T0)
+    bridge.loan(story.checkout())
+    aged = story.update(T0 + timedelta(days=60), action="itemAgedToLost", item_status="Aged to lost")
+    assert types(bridge.loan(aged)) == ["library.loan.lost"]
+
+
 def test_a_check_in_returns_the_loan_at_its_return_date() -> None:
     bridge, story = PureBridge(), LoanStory(user_id(), T0)
     bridge.loan(story.checkout())
@@ -151,6 +166,13 @@ def test_a_deleted_open_loan_no_longer_blocks() -> None:
     assert returned["type"] == "library.loan.returned" and returned["time"] == "2026-10-03T02:00:00+00:00"
 
 
+def test_a_deleted_closed_loan_publishes_nothing() -> None:
+    bridge, story = PureBridge(), LoanStory(user_id(), T0)
+    bridge.loan(story.checkout())
+    bridge.loan(story.check_in(T0 + timedelta(days=1)))
+    assert bridge.loan(story.delete(T0 + timedelta(days=2))) == []
+
+
 def test_a_reread_loan_event_gets_the_same_id() -> None:
     story = LoanStory(user_id(), T0)
     checkout = story.checkout()
@@ -203,6 +225,11 @@ def test_the_student_number_can_come_from_the_barcode() -> None:
     bridge, patron = PureBridge(BridgeConfig("central", TENANT, student_id_field="barcode")), user_id()
     [linked] = bridge.user(user_created(patron, None, T0, barcode="2020200456"))
     assert linked["data"]["student_id"] == "2020200456"
+
+
+def test_a_deleted_user_publishes_nothing() -> None:
+    patron = user_id()
+    assert PureBridge().user(domain_event("DELETED", user_record(patron, "2019100123", T0), None, T0)) == []
 
 
 def test_a_user_without_a_student_number_publishes_nothing() -> None:
