@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import click
 
+from connectors.slims.command import command as slims
+
 connect = click.Group(
     "connect",
     help="Turn a library's or repository's own system into the service's inbound events (SPEC §8).",
 )
+connect.add_command(slims)

@@ -19,6 +19,8 @@ log = structlog.get_logger("clearance.connectors")
 # while the same row identity and version always gives the same id.
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:graduation-clearance:connectors")
 _CONTENT_TYPE = ("content-type", b"application/cloudevents+json")
+# How long one batch may take to be acknowledged before the pass fails (and is retried).
+FLUSH_TIMEOUT_SECONDS = 120.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,7 @@ class Publisher:
         self.settings = settings
         self.topic = topic
         self._producer: KafkaProducer | None = None
+        self.acknowledged = 0  # records the broker acknowledged, over the publisher's life
 
     def _make(self) -> KafkaProducer:
         return KafkaProducer(
@@ -88,7 +91,7 @@ class Publisher:
                 )
                 for record in records
             ]
-            producer.flush(timeout=self.settings.kafka_max_poll_interval_ms / 1000)
+            producer.flush(timeout=FLUSH_TIMEOUT_SECONDS)
         except Exception as exc:
             self._discard()
             raise PublishError(f"sending to {self.topic} failed: {exc!r}"[:500]) from exc
@@ -103,6 +106,7 @@ class Publisher:
         if failed:
             self._discard()
             raise PublishError(f"{failed} of {len(records)} records to {self.topic} not acknowledged: {first!r}"[:500])
+        self.acknowledged += len(records)
 
     def _discard(self) -> None:
         producer, self._producer = self._producer, None

@@ -141,10 +141,13 @@ def _install_signals(stop: threading.Event) -> Callable[[], None]:
 
 def _one_pass(connector: Connector, publisher: Publisher, state: StateStore, metrics: ConnectorMetrics) -> bool:
     started = time.monotonic()
+    acknowledged = publisher.acknowledged
     try:
         result = connector.run_pass(publisher, state)
     except Exception as exc:
         metrics.pass_seconds.observe(time.monotonic() - started)
+        # Batches acknowledged before the failure are on the broker: they count.
+        metrics.published.inc(publisher.acknowledged - acknowledged)
         metrics.last_error = repr(exc)[:300]
         log.warning("connector_pass_failed", connector=connector.name, error=metrics.last_error)
         return False

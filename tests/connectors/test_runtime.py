@@ -292,3 +292,40 @@ def test_a_signal_lets_the_pass_in_hand_finish_then_exits_zero(tmp_path: Path, s
     process.send_signal(signum)
     assert process.wait(30) == 0
     assert marks.read_text().split() == ["start", "end"]
+
+
+def test_batches_acknowledged_before_a_pass_failed_are_counted(kafka_bootstrap: str, tmp_path: Path) -> None:
+    settings = _settings(kafka_bootstrap)
+    publisher = Publisher(settings, f"{settings.topic_prefix}library.circulation")
+    state = StateStore(f"sqlite:///{tmp_path / 'state.db'}", "halfway")
+    port = _free_port()
+
+    class Halfway:
+        name = "halfway"
+
+        def run_pass(self, publisher: Publisher, state: StateStore) -> PassResult:
+            publisher.publish([_event(n) for n in range(3)])
+            raise ConnectionError("source lost mid-pass")
+
+        def close(self) -> None:
+            pass
+
+    stop = threading.Event()
+    thread = threading.Thread(target=run, args=(Halfway(),), kwargs=dict(
+        publisher=publisher, state=state, once=False, interval=0, metrics_host="127.0.0.1", metrics_port=port,
+        stop=stop))  # fmt: skip
+    thread.start()
+    try:
+        _wait(lambda: 'clearance_connector_events_published_total{connector="halfway"} 3.0' in _metrics(port))
+    finally:
+        stop.set()
+        thread.join(30)
+        publisher.close()
+        state.close()
+
+
+def _metrics(port: int) -> str:
+    try:
+        return _get(f"http://127.0.0.1:{port}/metrics")[1]
+    except urllib.error.URLError:
+        return ""
