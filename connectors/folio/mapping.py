@@ -73,6 +73,8 @@ def map_loan_event(value: bytes | None, lookup: StateLookup, config: BridgeConfi
         _deleted(draft, old, envelope, config, now)
         return draft.mapped
     known = draft.get(f"loan/{new.id}")
+    if known is not None and _older(new.updated, known.get("updated")):
+        return draft.mapped  # a version before the one applied: read again from the start
     user = new.userId or (old.userId if old else None) or (known or {}).get("user")
     if new.is_open:
         if user is None:
@@ -117,8 +119,13 @@ def _open(
         draft.touch_patron(user, lost_at)
     draft.put(f"loan/{loan.id}", {
         "user": user, "item_id": loan.itemId, "borrowed_at": borrowed, "due_at": due,
-        "renewals": max(loan.renewalCount, (known or {}).get("renewals", 0)), "lost": lost,
+        "renewals": max(loan.renewalCount, (known or {}).get("renewals", 0)), "lost": lost, "updated": loan.updated,
     })  # fmt: skip
+
+
+def _older(version: str | None, applied: str | None) -> bool:
+    """Whether a record's ``metadata.updatedDate`` is before that of the version already applied."""
+    return version is not None and applied is not None and folio_time(version) < folio_time(applied)
 
 
 def _closed(
@@ -187,9 +194,10 @@ def map_user_event(value: bytes | None, lookup: StateLookup, config: BridgeConfi
     if len(student) > 200:
         raise UnmappableRecord(f"{config.student_id_field} is longer than 200 characters", user.id)
     known = draft.get(f"patron/{user.id}") or {}
-    if known.get("student_id") == student:
-        return draft.mapped
     meta = user.metadata
+    version = meta.updatedDate if meta else None
+    if known.get("student_id") == student or _older(version, known.get("user_updated")):
+        return draft.mapped
     linked_at = first_time(now, meta.updatedDate if meta else None, meta.createdDate if meta else None, envelope.time)
     draft.emit(cloud_event(
         config, "library.patron.linked", user.id,
@@ -197,4 +205,5 @@ def map_user_event(value: bytes | None, lookup: StateLookup, config: BridgeConfi
         linked_at, ("user", user.id, "linked", student),
     ))  # fmt: skip
     draft.touch_patron(user.id, linked_at, student_id=student)
+    draft.put(f"patron/{user.id}", {**draft.get(f"patron/{user.id}"), "user_updated": version})
     return draft.mapped

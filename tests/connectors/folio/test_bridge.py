@@ -31,7 +31,8 @@ def a_semester_at_folio(folio: FolioWorld) -> dict[str, str]:
     returned, lost, early = LoanStory(patron, T0), LoanStory(patron, T0), LoanStory(newcomer, T0)
     folio.loans(
         returned.checkout(), returned.renew(T0 + timedelta(days=10)), returned.check_in(T0 + timedelta(days=20)),
-        lost.checkout(), lost.declare_lost(T0 + timedelta(days=40)), early.checkout(),
+        lost.checkout(), lost.renew(T0 + timedelta(days=12)), lost.declare_lost(T0 + timedelta(days=40)),
+        early.checkout(),
     )  # fmt: skip
     folio.users(user_created(newcomer, "2019100999", T0 + timedelta(days=5)))
     folio.fines(
@@ -46,7 +47,7 @@ EXPECTED = Counter(
     {
         "library.patron.linked": 2,
         "library.loan.opened": 3,
-        "library.loan.renewed": 1,
+        "library.loan.renewed": 2,
         "library.loan.returned": 1,
         "library.loan.lost": 1,
         "library.fine.assessed": 1,
@@ -59,9 +60,9 @@ EXPECTED = Counter(
 def test_folio_records_become_contract_events_keyed_by_the_folio_user(folio: FolioWorld) -> None:
     ids = a_semester_at_folio(folio)
     result = folio.run_pass()
-    events = folio.published(at_least=11)
+    events = folio.published(at_least=12)
     assert Counter(e["type"] for e in events) == EXPECTED
-    assert result.published == 11 and result.unmappable == 0
+    assert result.published == 12 and result.unmappable == 0
     early = next(e for e in events if e["type"] == "library.loan.opened" and e["data"]["loan_id"] == ids["early_loan"])
     assert early["subject"] == ids["newcomer"] and early["data"]["patron_id"] == ids["newcomer"]
     fines = [e for e in events if e["type"].startswith("library.fine.")]
@@ -74,10 +75,10 @@ def test_folio_records_become_contract_events_keyed_by_the_folio_user(folio: Fol
 def test_a_rerun_from_the_start_publishes_no_new_ids(folio: FolioWorld) -> None:
     a_semester_at_folio(folio)
     folio.run_pass()
-    first = {e["id"] for e in folio.published(at_least=11)}
+    first = {e["id"] for e in folio.published(at_least=12)}
     folio.run_pass(group_id=f"{folio.group_id}-again")  # same state, FOLIO's topics from the start
     folio.run_pass(group_id=f"{folio.group_id}-afresh", state_url=f"sqlite:///{folio.workdir / 'afresh.db'}")
-    assert {e["id"] for e in folio.published(at_least=11, settle=2.0)} == first
+    assert {e["id"] for e in folio.published(at_least=12, settle=2.0)} == first
 
 
 def test_a_pass_commits_folio_offsets_after_our_broker_acknowledged(folio: FolioWorld) -> None:
@@ -103,8 +104,8 @@ def test_a_failed_publish_commits_nothing_and_the_next_pass_reads_the_batch_agai
         bridge.close()
         state.close()
         ours.close()
-    assert result.published == 11
-    assert Counter(e["type"] for e in folio.published(at_least=11)) == EXPECTED
+    assert result.published == 12
+    assert Counter(e["type"] for e in folio.published(at_least=12)) == EXPECTED
 
 
 def test_an_unmappable_record_is_counted_and_the_rest_goes_on(folio: FolioWorld) -> None:
@@ -133,4 +134,4 @@ def test_a_bridge_killed_before_our_broker_acknowledged_leaves_folio_to_be_read_
     assert set(folio.committed().values()) == {None}
     ours = {**os.environ, "CLEARANCE_KAFKA_BOOTSTRAP_SERVERS": folio.bootstrap, "CLEARANCE_TOPIC_PREFIX": folio.prefix}
     _, stderr = folio.spawn(ours, "--once").communicate(timeout=300)
-    assert Counter(e["type"] for e in folio.published(at_least=11)) == EXPECTED, stderr[-2000:]
+    assert Counter(e["type"] for e in folio.published(at_least=12)) == EXPECTED, stderr[-2000:]

@@ -173,6 +173,15 @@ def test_a_deleted_closed_loan_publishes_nothing() -> None:
     assert bridge.loan(story.delete(T0 + timedelta(days=2))) == []
 
 
+def test_an_older_version_of_a_known_loan_read_again_publishes_nothing() -> None:
+    bridge, story = PureBridge(), LoanStory(user_id(), T0)
+    checkout = story.checkout()
+    bridge.loan(checkout)
+    bridge.loan(story.renew(T0 + timedelta(days=10)))
+    assert bridge.loan(checkout) == []
+    assert bridge.state[f"loan/{story.loan.id}"]["due_at"] == "2026-10-29T02:00:00+00:00"
+
+
 def test_a_reread_loan_event_gets_the_same_id() -> None:
     story = LoanStory(user_id(), T0)
     checkout = story.checkout()
@@ -219,6 +228,16 @@ def test_an_update_that_keeps_the_student_number_publishes_nothing_more() -> Non
     bridge.user(user_created(patron, "2019100123", T0))
     again = user_record(patron, "2019100123", T0 + timedelta(days=1), active=False)
     assert bridge.user(domain_event("UPDATED", user_record(patron, "2019100123", T0), again, T0)) == []
+
+
+def test_an_older_version_of_a_user_read_again_does_not_relink() -> None:
+    bridge, patron = PureBridge(), user_id()
+    first = user_created(patron, "2019100123", T0)
+    bridge.user(first)
+    later = user_record(patron, "2019100999", T0 + timedelta(days=1))
+    [relinked] = bridge.user(domain_event("UPDATED", user_record(patron, "2019100123", T0), later, T0))
+    assert relinked["data"]["student_id"] == "2019100999"
+    assert bridge.user(first) == []
 
 
 def test_the_student_number_can_come_from_the_barcode() -> None:
