@@ -25,8 +25,8 @@ from typing import Any
 import click
 from kafka import KafkaProducer
 
-from clearance.broker import EmbeddedBroker
-from clearance.logging import configure_logging
+from clearance.demo.broker import EmbeddedBroker
+from clearance.observability.logging import configure_logging
 from clearance.settings import Settings
 from connectors.folio.bridge import FolioBridge
 from connectors.folio.contract import BridgeConfig

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from connectors.folio.command import command as folio
 from connectors.oaipmh.command import command as oaipmh
 from connectors.slims.command import command as slims
 
@@ -13,3 +14,4 @@ connect = click.Group(
 )
 connect.add_command(slims)
 connect.add_command(oaipmh)
+connect.add_command(folio)

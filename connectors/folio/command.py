@@ -10,7 +10,7 @@ import click
 import structlog
 from pydantic import TypeAdapter, ValidationError
 
-from clearance.logging import configure_logging
+from clearance.observability.logging import configure_logging
 from clearance.settings import Settings
 from connectors.folio.bridge import FolioBridge, resync
 from connectors.folio.contract import BridgeConfig

@@ -15,9 +15,9 @@ from harness import Harness
 from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import func, select
 
-from clearance.eventfactory import EventFactory
+from clearance.demo.eventfactory import EventFactory
 from clearance.store.tables import InboxRow
-from clearance.store.unit_of_work import UnitOfWork
+from clearance.store.unit_of_work import SqlUnitOfWork
 
 pytestmark = pytest.mark.kafka
 
@@ -30,7 +30,7 @@ def uid() -> str:
 
 def inbox(harness: Harness, source: str = "urn:library:central") -> dict[str, int]:
     """How many inbox entries the service holds from ``source``, per event type."""
-    with UnitOfWork(harness.services[0].session_factory) as uow:
+    with SqlUnitOfWork(harness.services[0].session_factory) as uow:
         assert uow.session is not None
         rows = uow.session.execute(
             select(InboxRow.type, func.count()).where(InboxRow.source == source).group_by(InboxRow.type)
