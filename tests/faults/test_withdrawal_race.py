@@ -28,9 +28,10 @@ from clearance.store.unit_of_work import SqlUnitOfWork
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
 FRESHNESS_BOUND = 600.0  # as in test_faults: out of reach
-# The withdrawals' head start over the returns, in seconds, for successive groups of the racing students.
-# At the same moment the withdrawal has so far always been applied first (or the freshness gate held the
-# certificate); a return a little ahead lets a certificate be issued first, so that its revocation is raced too.
+# How long the withdrawals' thread waits after the returns', in seconds, for successive groups of racing students.
+# At the same moment the withdrawal is often applied first, or the freshness gate holds the certificate (in the
+# first run with one group at 0 s, no certificate was issued); a return a little ahead lets a certificate be
+# issued first, so that its revocation races too.
 LEADS = (0.0, 0.0, 0.0, 0.2, 1.0)
 
 
