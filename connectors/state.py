@@ -61,6 +61,18 @@ class StateStore:
             ).scalar_one_or_none()
         return None if raw is None else json.loads(raw)
 
+    def get_many(self, keys: Iterable[str]) -> dict[str, Any | None]:
+        """The values of ``keys`` (None for those not stored), in one query per few hundred keys."""
+        wanted = sorted(set(keys))
+        found: dict[str, Any | None] = dict.fromkeys(wanted)
+        with self.engine.connect() as conn:
+            for chunk in _chunks(wanted):
+                query = select(connector_state.c.key, connector_state.c.value).where(
+                    connector_state.c.connector == self.connector, connector_state.c.key.in_(chunk)
+                )
+                found.update({key: json.loads(value) for key, value in conn.execute(query)})
+        return found
+
     def scan(self, prefix: str) -> dict[str, Any]:
         """Every key starting with ``prefix`` (taken literally: ``%`` and ``_`` are not wildcards) and its value."""
         query = select(connector_state.c.key, connector_state.c.value).where(

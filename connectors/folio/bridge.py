@@ -23,7 +23,7 @@ from connectors.folio.mapping import map_loan_event, map_user_event
 from connectors.folio.records import UnmappableRecord
 from connectors.folio.snapshot import restatement
 from connectors.folio.source import FolioSource, Stream
-from connectors.folio.state import read_many, state_keys
+from connectors.folio.state import state_keys
 from connectors.runtime import Outgoing, PassResult, Publisher, StateStore
 
 log = structlog.get_logger("clearance.connectors.folio")
@@ -71,7 +71,7 @@ class FolioBridge:
         self, records: list[ConsumerRecord], publisher: Publisher, state: StateStore, result: PassResult
     ) -> None:
         changes: dict[str, Any | None] = {}
-        known = read_many(state, {key for record in records for key in self.state_keys(record)})
+        known = state.get_many({key for record in records for key in self.state_keys(record)})
 
         def lookup(key: str) -> Any | None:
             if key in changes:

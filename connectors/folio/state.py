@@ -3,20 +3,14 @@
 Mapping a record reads a few keys (``loan/``, ``account/``, ``patron/``); one
 ``StateStore.get`` per key costs a database round trip each, which was two thirds of
 a backfill's time. The keys a batch will read are known from the records
-themselves, so they are fetched in a few ``IN`` queries first.
+themselves (:func:`state_keys`), so they are fetched with one ``StateStore.get_many``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from typing import Any
-
-from sqlalchemy import select
 
 from connectors.folio.source import Stream
-from connectors.runtime import StateStore
-from connectors.state import connector_state
 
 _CHUNK = 500
 
@@ -41,22 +35,3 @@ def state_keys(stream: Stream | None, value: bytes | None) -> list[str]:
         return keys
     except (ValueError, TypeError, AttributeError):
         return []
-
-
-def read_many(state: StateStore, keys: Iterable[str]) -> dict[str, Any | None]:
-    """The values of ``keys`` (None for those not stored), in one query per few hundred keys.
-
-    Reads the runtime's table directly, as ``StateStore`` has no multi-key read yet.
-    """
-    wanted = sorted(set(keys))
-    found: dict[str, Any | None] = dict.fromkeys(wanted)
-    table = connector_state
-    with state.engine.connect() as conn:
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
-            query = select(table.c.key, table.c.value).where(
-                table.c.connector == state.connector, table.c.key.in_(chunk)
-            )
-            for key, value in conn.execute(query):
-                found[key] = json.loads(value)
-    return found

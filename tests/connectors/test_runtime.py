@@ -329,3 +329,12 @@ def _metrics(port: int) -> str:
         return _get(f"http://127.0.0.1:{port}/metrics")[1]
     except urllib.error.URLError:
         return ""
+
+
+def test_the_state_store_reads_many_keys_at_once_none_for_those_not_stored(state_url: str) -> None:
+    store = StateStore(state_url, "probe")
+    try:
+        store.put({"a": 1, "b": {"x": [2]}})
+        assert store.get_many(["a", "b", "c"]) == {"a": 1, "b": {"x": [2]}, "c": None}
+    finally:
+        store.close()
