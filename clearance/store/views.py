@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
+from clearance.domain.states import Fine
+from clearance.store.states import to_domain
 from clearance.store.tables import (
     ApplicationRow,
     CertificateRow,
@@ -170,10 +172,8 @@ class StudentReport:
 
 
 def fine_outstanding(fine: FineRow) -> Decimal:
-    """What is still owed on a fine (nothing when waived or not yet assessed)."""
-    if fine.waived or fine.amount is None:
-        return Decimal(0)
-    return max(Decimal(0), fine.amount - (fine.paid or Decimal(0)))
+    """What is still owed on a fine, by the domain's own rule (:attr:`clearance.domain.states.Fine.outstanding`)."""
+    return to_domain(fine, Fine).outstanding
 
 
 def student_report(session: Session, student_id: str, dead_letter_limit: int = 20) -> StudentReport:
