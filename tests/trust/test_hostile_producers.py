@@ -20,6 +20,7 @@ from timeline import T0
 from clearance.config.trust_file import load_trust
 from clearance.demo.eventfactory import EventFactory
 from clearance.domain.freshness import SourceOffsets, sources_behind
+from clearance.store.unit_of_work import SqlUnitOfWork
 from consumers.offsets import SourceOffsetReader
 from consumers.streams import Streams
 from producers.topics import ensure_topics
@@ -193,3 +194,30 @@ def test_the_gate_counts_a_faculty_librarys_own_topic_as_a_source(kafka_bootstra
     assert sources_behind(snapshot, {}) == ("library.circulation.fk-teknik",)
     applied = {key: end for key, end in snapshot.end_offsets.items()}
     assert sources_behind(SourceOffsets(snapshot.end_offsets, snapshot.topic_ids), applied) == ()
+
+
+def test_a_per_producer_topic_made_after_the_start_is_consumed(kafka_bootstrap: str, tmp_path: Path) -> None:
+    (tmp_path / "trust.toml").write_text(TRUST + """
+[[rule]]
+topic = "library.circulation.partner-*"
+sources = ["urn:library:partner-*"]
+types = ["library.*"]
+""")
+    harness = Harness(settings_for(kafka_bootstrap, f"sqlite:///{tmp_path / 'c.db'}", tmp_path,
+                                   trust_file=tmp_path / "trust.toml", kafka_metadata_max_age_ms=2000))  # fmt: skip
+    harness.start()
+    producers = Producers(harness)
+    try:
+        partner = EventFactory("urn:library:partner-ui", lambda: T0)
+        # The topic does not exist until its producer first writes (the broker creates it then).
+        linked = partner.patron_linked("partner-ui", "PN1", "SN1")
+        producers.send("library.circulation.partner-ui", linked)
+
+        def applied(_: object) -> bool:
+            with SqlUnitOfWork(harness.services[0].session_factory) as uow:
+                return bool(uow.inbox.seen([(linked["source"], linked["id"])]))
+
+        harness.wait_for(applied, timeout=60, what="the event on the new topic applied")
+    finally:
+        producers.close()
+        harness.stop()
