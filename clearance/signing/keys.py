@@ -160,8 +160,10 @@ class KeyRing:
             key_id = content.decode("utf-8", "replace").strip()
             if key_id in self._paths():
                 return key_id
+        # No marker: the newest key by name that is usable, so a file planted under a later name is not taken.
         ids = self.key_ids()
-        return ids[-1] if ids else None
+        usable = [k for k in ids if k in self.public_keys()] if ids else []
+        return usable[-1] if usable else (ids[-1] if ids else None)
 
     def generate(self, key_id: str | None = None) -> SigningKey:
         """Create a new key, make it the signing key and return it."""
