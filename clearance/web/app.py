@@ -207,7 +207,9 @@ def create_app(settings: Settings, engine: Engine | None = None, public_keys: Pu
             raise ApiError(400, "malformed", str(exc)) from None
         except UnreadableCertificate as exc:
             raise ApiError(422, "not a certificate", str(exc)) from None
-        verdict = await run_in_threadpool(check_proof, presented, keys())
+        jwks = keys()
+        # A credential counts only as this issuer's: signed by a key of its own DID document.
+        verdict = await run_in_threadpool(check_proof, presented, jwks, did_document(issuer_did, jwks))
         number = verdict.certificate.get("number")
         record = await run_in_threadpool(lookup, number) if verdict.valid and isinstance(number, str) else None
         answer = register.answer(verdict, record)

@@ -138,3 +138,19 @@ def test_certificate_commands_never_print_the_database_password(cli_env, setting
     assert result.exit_code != 0
     assert "no certificate 'BP/0000/404'" in result.output
     assert DB_SECRET not in result.output
+
+
+def test_verify_accepts_a_credential_only_as_this_services_issuer(client, issuer, settings) -> None:
+    from datetime import UTC, datetime
+
+    from clearance.documents.credential import sign_credential
+    from clearance.verification.letters import certificate_credential
+
+    genuine = certificate_credential(settings, issuer.record(issuer.clear()))
+    assert client.post("/verify", json=genuine).json()["valid"] is True
+    unsecured = {k: v for k, v in genuine.items() if k != "proof"}
+    unsecured["issuer"] = {"id": "did:web:other-library.example", "name": "Another library"}
+    elsewhere = sign_credential(unsecured, issuer.ring.signing_key(), datetime.now(UTC))
+    answer = client.post("/verify", json=elsewhere).json()
+    assert answer["valid"] is False
+    assert answer["reason"] == "issuer 'did:web:other-library.example' is not 'did:web:verify.test'"
