@@ -313,3 +313,19 @@ def test_the_verifier_works_over_the_documented_read_only_role(settings, issuer,
             connection.execute(text(f"DROP OWNED BY {role}"))
             connection.execute(text(f"DROP ROLE {role}"))
         cleanup.dispose()
+
+
+def test_the_status_list_command_signs_once_and_again_only_after_a_revocation(issuer, cli_env) -> None:
+    issuer.clear()
+    assert _run("certificate", "status-list", env=cli_env).output == "status lists signed: 0\n"
+    assert _run("certificate", "status-list", env=cli_env).output == "status lists signed: none changed\n"
+    issuer.withdraw()
+    assert _run("certificate", "status-list", env=cli_env).output == "status lists signed: 0\n"
+
+
+def test_serve_refuses_to_start_without_a_readable_jwks_file(cli_env, tmp_path) -> None:
+    env = {**cli_env, "CLEARANCE_JWKS_FILE": str(tmp_path / "missing.json")}
+    result = CliRunner().invoke(main, ["serve", "--no-migrate"], env=env)
+    assert result.exit_code == 1
+    assert "JWK Set" in result.output and "missing.json" in result.output
+    assert "Traceback" not in result.output
