@@ -160,3 +160,16 @@ def test_current_is_written_atomically_and_owner_only(ring: KeyRing) -> None:
     assert marker.read_text() == "2026-9\n"
     assert marker.stat().st_mode & 0o777 == 0o600
     assert not list(ring.directory.glob(".tmp-*"))
+
+
+def test_the_key_in_force_is_kept_when_its_file_turns_unsafe(ring: KeyRing) -> None:
+    from clearance.signing.source import KeySource
+
+    source = KeySource(ring)
+    key = source()
+    path = ring.directory / f"{key.key_id}.pem"
+    path.chmod(0o644)
+    os.utime(path, ns=(2, 2))
+    with capture_logs() as logs:
+        assert source() is key  # keeps signing with the last good key (G10), and says why
+    assert any(e["event"] == "signing_key_reload_failed" for e in logs)
