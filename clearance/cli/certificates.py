@@ -66,7 +66,12 @@ def _trust(
 ) -> tuple[dict[str, Any], dict[str, Any] | None, Any]:  # fmt: skip
     """The JWK Set, issuer DID document and status list to check ``presented`` against."""
     from clearance.verification.trust import (
-        TrustError, expect_did_document, fetch_json, service_did_document, service_jwks, status_list_url,
+        TrustError,
+        expect_did_document,
+        fetch_json,
+        service_did_document,
+        service_jwks,
+        status_list_url,
     )  # fmt: skip
 
     try:
@@ -121,12 +126,23 @@ def _describe(verdict: Verdict) -> list[str]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="JWK Set to verify against (default: CLEARANCE_JWKS_FILE, else the public keys in CLEARANCE_KEY_DIR).",
 )
-@click.option("--did-document", "did_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="The issuer's DID document (did.json): a credential must be signed by one of its keys.")
-@click.option("--status-list", "status_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="The status list credential a credential names: a revoked credential fails.")
-@click.option("--service", metavar="URL",
-              help="Fetch the JWK Set, DID document and status list from the verification service at URL.")
+@click.option(
+    "--did-document",
+    "did_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The issuer's DID document (did.json): a credential must be signed by one of its keys.",
+)
+@click.option(
+    "--status-list",
+    "status_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The status list credential a credential names: a revoked credential fails.",
+)
+@click.option(
+    "--service",
+    metavar="URL",
+    help="Fetch the JWK Set, DID document and status list from the verification service at URL.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the verdict as JSON.")  # fmt: skip
 def verify(
     file: Path, jwks_file: Path | None, did_file: Path | None, status_file: Path | None, service: str | None,

@@ -201,9 +201,7 @@ def certificate_of(secured: Mapping[str, Any]) -> dict[str, Any]:
     return certificate
 
 
-def verify_credential(
-    secured: Mapping[str, Any], issuer_document: Mapping[str, Any]
-) -> tuple[bool, str, str | None]:
+def verify_credential(secured: Mapping[str, Any], issuer_document: Mapping[str, Any]) -> tuple[bool, str, str | None]:
     """Check a clearance credential against its issuer's DID document; returns (valid, why, key_id).
 
     The issuer must be the DID the document describes, and the proof's

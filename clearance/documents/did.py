@@ -22,7 +22,10 @@ MULTIKEY_CONTEXT = "https://w3id.org/security/multikey/v1"
 
 
 def did_web(base_url: str) -> str:
-    """The did:web of a base URL: ``https://library.example.ac.id:8443/verify`` -> ``did:web:library.example.ac.id%3A8443:verify``."""
+    """The did:web of a base URL.
+
+    ``https://library.example.ac.id:8443/verify`` -> ``did:web:library.example.ac.id%3A8443:verify``.
+    """
     parts = urlsplit(base_url)
     if not parts.hostname:
         raise CredentialError(f"{base_url!r} has no host to make a did:web of")

@@ -86,4 +86,3 @@ class JwksFile:
 def ring_public_keys(ring: KeyRing) -> PublicKeys:
     """The public keys of a key directory (for a verifier on the signing host, e.g. the demo)."""
     return ring.jwks
-

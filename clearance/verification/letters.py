@@ -10,8 +10,8 @@ from sqlalchemy.exc import ArgumentError
 
 from clearance.documents.credential import sign_credential, unsecured_credential
 from clearance.documents.did import did_web
-from clearance.documents.status_list import status_entry
 from clearance.documents.pdf import Letterhead, render_pdf
+from clearance.documents.status_list import status_entry
 from clearance.documents.wording import Language
 from clearance.domain.page_token import page_url
 from clearance.settings import Settings

@@ -3,8 +3,9 @@
 A certificate may be presented in three forms: the ``data`` of a
 ``clearance.certificate.issued`` event (``certificate`` and ``proof``), the
 whole CloudEvent, or the W3C Verifiable Credential form
-(:mod:`clearance.documents.credential`), checked against its issuer's DID document. Input that is none of these is *unreadable*;
-a readable certificate whose proof does not hold is *invalid*.
+(:mod:`clearance.documents.credential`), checked against its issuer's DID
+document. Input that is none of these is *unreadable*; a readable certificate
+whose proof does not hold is *invalid*.
 """
 
 from __future__ import annotations
@@ -179,9 +180,7 @@ def verify_presented(
     return Verdict(valid, reason, presented.form, presented.certificate, key_id)
 
 
-def verify_json(
-    raw: bytes | str, jwks: Mapping[str, Any], issuer_document: Mapping[str, Any] | None = None
-) -> Verdict:
+def verify_json(raw: bytes | str, jwks: Mapping[str, Any], issuer_document: Mapping[str, Any] | None = None) -> Verdict:
     """Parse, recognise and verify in one step (raises :class:`UnreadableCertificate`)."""
     return verify_presented(read_presented(parse_json(raw)), jwks, issuer_document)
 

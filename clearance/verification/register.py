@@ -93,9 +93,7 @@ def find_by_token(session: Session, number: str, token: str) -> Record | None:
     row = session.execute(select(*_COLUMNS).where(CERTIFICATES.c.verification_token_sha256 == digest)).first()
     if row is None:
         row = session.execute(
-            select(*_COLUMNS).where(
-                CERTIFICATES.c.number == number, CERTIFICATES.c.verification_token_sha256.is_(None)
-            )
+            select(*_COLUMNS).where(CERTIFICATES.c.number == number, CERTIFICATES.c.verification_token_sha256.is_(None))
         ).first()
         if row is None or not hmac.compare_digest(token_sha256(row.verification_token), digest):
             return None

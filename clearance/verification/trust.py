@@ -46,7 +46,7 @@ def fetch_json(url: str) -> Any:
         raise TrustError(f"{url!r} is not an http(s) URL")
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS) as response:  # noqa: S310 (scheme checked)
+        with urllib.request.urlopen(request, timeout=_TIMEOUT_SECONDS) as response:
             raw = response.read(_MAX_DOCUMENT_BYTES + 1)
     except (urllib.error.URLError, OSError) as exc:
         raise TrustError(f"cannot fetch {url}: {getattr(exc, 'reason', exc)}") from None

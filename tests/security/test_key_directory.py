@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 
 import pytest
-from structlog.testing import capture_logs
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from structlog.testing import capture_logs
 
 from clearance.signing.keys import KeyRing, KeyRingError, SigningKey
 from clearance.verification.offline import Presented, verify_presented
@@ -127,7 +127,7 @@ def test_a_key_directory_owned_by_another_user_is_refused_at_start(ring: KeyRing
 
 def test_an_exposed_or_foreign_key_file_is_refused_at_start(ring: KeyRing) -> None:
     _drop(ring, "zz-evil.pem", mode=0o644)
-    with pytest.raises(KeyRingError, match="zz-evil.pem"):
+    with pytest.raises(KeyRingError, match=r"zz-evil\.pem"):
         ring.check_permissions()
 
 

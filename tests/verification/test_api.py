@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from clearance.verification.letters import certificate_credential, verification_url
-from clearance.signing.rotation import retire, rotate
 from clearance.domain.page_token import tokens_match
+from clearance.signing.rotation import retire, rotate
+from clearance.verification.letters import certificate_credential, verification_url
 from clearance.web.app import MAX_BODY_BYTES, create_app
 
 

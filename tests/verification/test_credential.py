@@ -6,6 +6,7 @@ import base64
 import copy
 import gzip
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -209,8 +210,11 @@ def test_clearance_verify_reads_the_credential_form(credential, ring) -> None:
     [
         ("https://library.example.ac.id", "did:web:library.example.ac.id", "/.well-known/did.json"),
         ("https://Library.Example.ac.id/", "did:web:library.example.ac.id", "/.well-known/did.json"),
-        ("https://example.ac.id/perpustakaan/verify", "did:web:example.ac.id:perpustakaan:verify",
-         "/perpustakaan/verify/did.json"),
+        (
+            "https://example.ac.id/perpustakaan/verify",
+            "did:web:example.ac.id:perpustakaan:verify",
+            "/perpustakaan/verify/did.json",
+        ),
         ("https://library.example.ac.id:8443", "did:web:library.example.ac.id%3A8443", "/.well-known/did.json"),
     ],
     ids=["host", "case and slash", "path", "port"],
@@ -260,5 +264,5 @@ def test_a_status_list_signed_by_another_key_counts_for_nothing(credential, ring
 def test_a_status_list_other_than_the_one_the_entry_names_is_refused(credential, ring, issuer_document) -> None:
     other = _status_list(ring, [])
     other["id"] = f"{BASE_URL}/status/1"
-    with pytest.raises(CredentialError, match="not 'https://library.example.ac.id/status/0'"):
+    with pytest.raises(CredentialError, match=re.escape("not 'https://library.example.ac.id/status/0'")):
         check_status(credential, other, issuer_document)

@@ -70,7 +70,8 @@ def test_migration_0006_backfills_token_hashes_and_stable_status_indexes(empty_d
     upgrade(empty_database, "0005")
     engine = create_engine(normalise_url(empty_database))
     insert = text(
-        "INSERT INTO certificates (number, application_id, student_id, key_id, issued_at, document, verification_token) "
+        "INSERT INTO certificates (number, application_id, student_id, key_id, issued_at, document, "
+        "verification_token) "
         "VALUES (:number, :application, 'S', '2026-1', :issued, '{}', :token)"
     )
     with engine.begin() as connection:

@@ -10,8 +10,8 @@ import pypdfium2 as pdfium
 from click.testing import CliRunner
 
 from clearance.cli.main import main
-from clearance.verification.letters import verification_url, write_pdfs
 from clearance.domain.page_token import page_url
+from clearance.verification.letters import verification_url, write_pdfs
 
 A4_POINTS = (595.28, 841.89)
 

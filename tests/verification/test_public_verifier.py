@@ -59,7 +59,7 @@ def public(public_settings) -> Iterator[TestClient]:
 
 def test_keys_jwks_writes_a_public_file_without_private_parts(jwks_file, issuer) -> None:
     assert json.loads(jwks_file.read_text()) == issuer.ring.jwks()
-    assert "\"d\"" not in jwks_file.read_text()
+    assert '"d"' not in jwks_file.read_text()
     assert jwks_file.stat().st_mode & 0o777 == 0o644
 
 
@@ -283,7 +283,11 @@ def _documented_role_sql() -> str:
 def test_the_verifier_works_over_the_documented_read_only_role(settings, issuer, jwks_file, tmp_path) -> None:
     role = f"clearance_verify_{uuid.uuid4().hex[:8]}"
     url = make_url(settings.database_url)
-    sql = _documented_role_sql().replace("clearance_verify", role).replace("DATABASE clearance", f'DATABASE "{url.database}"')
+    sql = (
+        _documented_role_sql()
+        .replace("clearance_verify", role)
+        .replace("DATABASE clearance", f'DATABASE "{url.database}"')
+    )
     owner = create_engine(url.set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
     with owner.connect() as connection:
         for statement in filter(str.strip, sql.split(";")):
@@ -300,7 +304,7 @@ def test_the_verifier_works_over_the_documented_read_only_role(settings, issuer,
             assert client.get(f"/c/{number}", params={"t": record.verification_token}).status_code == 200
             assert client.get("/status/0").status_code == 200
         writer = create_engine(url.set(drivername="postgresql+psycopg", username=role, password="change-me"))
-        with writer.connect() as connection, pytest.raises(Exception, match="read-only|permission denied"):
+        with writer.connect() as connection, pytest.raises(Exception, match=r"read-only|permission denied"):
             connection.execute(text("UPDATE certificates SET revoked_at = NULL"))
         writer.dispose()
     finally:

@@ -40,8 +40,16 @@ def _post(client: TestClient, body: bytes):
         b'{"certificate": {"full_name": "x\\udfffy"}, "proof": {}}',
         b'{"certificate": {"\\udbff": "key"}, "proof": {}}',
     ],
-    ids=["infinity", "minus infinity", "5000 digits", "41 digits", "long fraction", "lone high surrogate",
-         "lone low surrogate", "surrogate in a key"],  # fmt: skip
+    ids=[
+        "infinity",
+        "minus infinity",
+        "5000 digits",
+        "41 digits",
+        "long fraction",
+        "lone high surrogate",
+        "lone low surrogate",
+        "surrogate in a key",
+    ],
 )
 def test_non_finite_or_huge_numbers_and_lone_surrogates_are_400_not_500(client, body: bytes) -> None:
     response = _post(client, body)
@@ -60,7 +68,10 @@ def test_a_surrogate_pair_is_a_character_and_reads_fine(client, issuer) -> None:
 
 
 def test_an_integer_beyond_the_canonical_range_is_an_invalid_certificate_not_a_500(client) -> None:
-    body = b'{"certificate": {"number": "BP/1", "n": 123456789012345678901234567890}, "proof": {"alg": "Ed25519", "key_id": "2026-1", "signature": "AA"}}'
+    body = (
+        b'{"certificate": {"number": "BP/1", "n": 123456789012345678901234567890}, '
+        b'"proof": {"alg": "Ed25519", "key_id": "2026-1", "signature": "AA"}}'
+    )
     response = _post(client, body)
     assert response.status_code == 200
     assert response.json()["valid"] is False
@@ -93,7 +104,12 @@ def test_a_405_says_which_methods_are_allowed(client) -> None:
 
 def test_head_works_wherever_get_does(client, issuer, settings) -> None:
     record = issuer.record(issuer.clear())
-    paths = ["/healthz", "/.well-known/jwks.json", "/.well-known/did.json", f"/c/{record.number}?t={record.verification_token}"]
+    paths = [
+        "/healthz",
+        "/.well-known/jwks.json",
+        "/.well-known/did.json",
+        f"/c/{record.number}?t={record.verification_token}",
+    ]
     for path in paths:
         get, head = client.get(path), client.head(path)
         assert (head.status_code, get.status_code) == (200, 200), path
@@ -129,8 +145,11 @@ def test_the_settings_repr_never_shows_the_database_password() -> None:
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-@pytest.mark.parametrize("command", [["certificate", "pdf", "BP/0000/404", "-o", "x.pdf"], ["certificate", "vc", "BP/0000/404"]],
-                         ids=["pdf", "vc"])  # fmt: skip
+@pytest.mark.parametrize(
+    "command",
+    [["certificate", "pdf", "BP/0000/404", "-o", "x.pdf"], ["certificate", "vc", "BP/0000/404"]],
+    ids=["pdf", "vc"],
+)
 def test_certificate_commands_never_print_the_database_password(cli_env, settings, command) -> None:
     # The test cluster trusts local connections, so any password gets in: the URL still carries it.
     with_password = make_url(settings.database_url).set(password=DB_SECRET).render_as_string(hide_password=False)
