@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from schemas.registry import Topic
 
@@ -75,6 +76,23 @@ class Settings(BaseSettings):
     # Prometheus metrics and the /livez and /readyz checks; 0 turns the endpoint off.
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     metrics_host: str = "0.0.0.0"
+
+    # public verifier
+    # The JWK Set `clearance serve` verifies against (`clearance keys jwks -o FILE`). Unset, serve
+    # derives the public keys from the private keys in KEY_DIR (one machine only, e.g. the demo).
+    jwks_file: Path | None = None
+    # Bits in the credentials' Bitstring Status List: at least 131,072 (16 KiB), as the W3C spec asks.
+    status_list_bits: int = Field(default=131_072, ge=131_072, le=16 * 131_072)
+
+    def __repr_args__(self) -> Any:
+        # The repr (and so any traceback or log line holding Settings) never shows the database password.
+        for name, value in super().__repr_args__():
+            if name == "database_url" and isinstance(value, str):
+                try:
+                    value = make_url(value).render_as_string(hide_password=True)
+                except ArgumentError:
+                    value = "<unparseable database url>"
+            yield name, value
 
     @field_validator("timezone")
     @classmethod

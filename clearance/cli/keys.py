@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+from pathlib import Path
 
 import click
 
@@ -17,12 +20,34 @@ def keys() -> None:
 
 
 @keys.command("jwks")
-def keys_jwks() -> None:
-    """Print the public keys as a JWK Set (a key is generated if there is none)."""
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the JWK Set to FILE (replaced atomically, mode 0644) for CLEARANCE_JWKS_FILE.")  # fmt: skip
+def keys_jwks(output: Path | None) -> None:
+    """Print the public keys as a JWK Set (a key is generated if there is none).
+
+    The file is all `clearance serve` needs of the keys: it holds no private key.
+    """
     settings = current_settings()
     ring = KeyRing(settings.key_dir)
-    ring.signing_key(create=True)
-    click.echo(json.dumps(ring.jwks(), indent=2))
+    try:
+        ring.check_permissions()
+        ring.signing_key(create=True)
+    except KeyRingError as exc:
+        raise click.ClickException(str(exc)) from None
+    text = json.dumps(ring.jwks(), indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    # Written whole beside the target and renamed over it: a verifier reloading it never reads half a file.
+    fd, name = tempfile.mkstemp(prefix=".jwks-", dir=output.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(name, 0o644)
+    os.replace(name, output)
+    click.echo(str(output))
 
 
 @keys.command("rotate")

@@ -7,10 +7,13 @@ document's ``@context``) and the unsecured document are each put in RFC 8785
 configuration's hash followed by the document's hash; ``proofValue`` is the
 signature in base58-btc multibase (``z…``).
 
-The ``verificationMethod`` is the signing key as a ``did:key`` (Multikey), so
-that any Data Integrity verifier can check the proof without calling us; this
-module trusts such a key only when the same public key is in the service's JWK
-Set, which also names its ``key_id``.
+The ``issuer`` is the library's ``did:web`` (:mod:`clearance.documents.did`)
+and the ``verificationMethod`` one of the keys its DID document lists under
+``assertionMethod``: a verifier resolves the issuer and trusts only those keys,
+so a credential signed with any other key (a stranger's ``did:key`` above all)
+fails. Each credential carries a ``credentialStatus`` entry of the issuer's
+Bitstring Status List (:mod:`clearance.documents.status_list`), where its
+revocation shows.
 """
 
 from __future__ import annotations
@@ -24,10 +27,18 @@ from typing import Any
 import base58
 import rfc8785
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from clearance.signing.keys import SigningKey, b64url
+from clearance.documents.did import assertion_key, key_id_of, method_id
+from clearance.documents.multikey import (  # noqa: F401 (re-exported: the credential's vocabulary)
+    CredentialError,
+    did_key,
+    multikey_public,
+    private_key_from_multikey,
+    public_key_from_did_key,
+    public_key_from_multikey,
+)
+from clearance.signing.keys import SigningKey
 
 CONTEXT_V2 = "https://www.w3.org/ns/credentials/v2"
 PROOF_TYPE = "DataIntegrityProof"
@@ -36,62 +47,8 @@ CREDENTIAL_TYPE = "LibraryClearanceCredential"
 SUBJECT_TYPE = "LibraryClearance"
 ASSERTION = "assertionMethod"
 
-# Multicodec prefixes (varint) of Multikey values: ed25519-pub 0xed, ed25519-priv 0x1300.
-_ED25519_PUB = b"\xed\x01"
-_ED25519_PRIV = b"\x80\x26"
-# Fields of the certificate that the credential carries outside its subject.
-_OUTSIDE_SUBJECT = ("issued_at", "issuer")
-
-
-class CredentialError(Exception):
-    """A value that is not what this module reads (a Multikey, a clearance credential)."""
-
-
-# -- Multikey ------------------------------------------------------------------
-
-
-def multikey_public(public_key: Ed25519PublicKey) -> str:
-    """An Ed25519 public key as a Multikey ``publicKeyMultibase`` (``z6Mk…``)."""
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return "z" + base58.b58encode(_ED25519_PUB + raw).decode("ascii")
-
-
-def _multibase_bytes(value: str, prefix: bytes) -> bytes:
-    if not isinstance(value, str) or not value.startswith("z"):
-        raise CredentialError("expected a base58-btc multibase value (starting with 'z')")
-    try:
-        raw = base58.b58decode(value[1:])
-    except ValueError as exc:
-        raise CredentialError(f"not base58-btc: {exc}") from None
-    if not raw.startswith(prefix) or len(raw) != len(prefix) + 32:
-        raise CredentialError("not an Ed25519 Multikey")
-    return raw[len(prefix) :]
-
-
-def public_key_from_multikey(value: str) -> Ed25519PublicKey:
-    """The Ed25519 public key of a ``publicKeyMultibase``."""
-    return Ed25519PublicKey.from_public_bytes(_multibase_bytes(value, _ED25519_PUB))
-
-
-def private_key_from_multikey(value: str) -> Ed25519PrivateKey:
-    """The Ed25519 private key of a ``secretKeyMultibase`` (the 32-byte seed)."""
-    return Ed25519PrivateKey.from_private_bytes(_multibase_bytes(value, _ED25519_PRIV))
-
-
-def did_key(public_key: Ed25519PublicKey) -> str:
-    """The ``did:key`` verification method of a public key: ``did:key:<multikey>#<multikey>``."""
-    multikey = multikey_public(public_key)
-    return f"did:key:{multikey}#{multikey}"
-
-
-def public_key_from_did_key(method: str) -> Ed25519PublicKey:
-    """The public key a ``did:key`` verification method names."""
-    if not isinstance(method, str) or not method.startswith("did:key:"):
-        raise CredentialError(f"unsupported verificationMethod {method!r}: expected a did:key")
-    identifier, _, fragment = method[len("did:key:") :].partition("#")
-    if fragment and fragment != identifier:
-        raise CredentialError(f"verificationMethod {method!r}: the fragment does not name the key")
-    return public_key_from_multikey(identifier)
+# The field of the certificate that the credential carries outside its subject (as validFrom).
+_OUTSIDE_SUBJECT = ("issued_at",)
 
 
 # -- eddsa-jcs-2022 (Data Integrity EdDSA Cryptosuites v1.0, §3.3) ---------------
@@ -183,27 +140,47 @@ def credential_id(issuer: str, number: str) -> str:
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, f'{issuer}#certificate={number}')}"
 
 
-def unsecured_credential(certificate: Mapping[str, Any], *, issuer_name: str) -> dict[str, Any]:
-    """The certificate (SPEC §4.4 ``certificate``) as an unsecured Verifiable Credential 2.0."""
+def unsecured_credential(
+    certificate: Mapping[str, Any], *, issuer_did: str, issuer_name: str, status: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The certificate (SPEC §4.4 ``certificate``) as an unsecured Verifiable Credential 2.0 of ``issuer_did``.
+
+    Every field of the certificate but ``issued_at`` (the ``validFrom``) is in
+    the subject under its contract name, ``issuer`` included; ``status`` is the
+    credential's ``credentialStatus`` entry.
+    """
     subject = {"type": SUBJECT_TYPE}
     subject.update({k: v for k, v in certificate.items() if k not in _OUTSIDE_SUBJECT})
-    return {
+    credential = {
         "@context": [CONTEXT_V2],
         "id": credential_id(certificate["issuer"], certificate["number"]),
         "type": ["VerifiableCredential", CREDENTIAL_TYPE],
         "name": "Surat Keterangan Bebas Pustaka (Library Clearance Certificate)",
         "description": "The student has no outstanding loans or unpaid fines at any library of the university "
         "and has deposited the final work, which the library accepted.",
-        "issuer": {"id": certificate["issuer"], "name": issuer_name},
+        "issuer": {"id": issuer_did, "name": issuer_name},
         "validFrom": certificate["issued_at"],
         "credentialSubject": subject,
     }
+    if status is not None:
+        credential["credentialStatus"] = dict(status)
+    return credential
+
+
+def issuer_of(secured: Mapping[str, Any]) -> str | None:
+    """The issuer id of a credential (``issuer`` or ``issuer.id``)."""
+    issuer = secured.get("issuer")
+    issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
+    return issuer_id if isinstance(issuer_id, str) else None
 
 
 def sign_credential(unsecured: Mapping[str, Any], key: SigningKey, created: datetime) -> dict[str, Any]:
-    """Secure a credential with ``key`` (its ``did:key`` as verification method) at time ``created``."""
+    """Secure a credential with ``key``, named as a key of the issuer's DID document, at time ``created``."""
+    issuer = issuer_of(unsecured)
+    if issuer is None:
+        raise CredentialError("the credential has no issuer to name its key under")
     stamp = created.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return add_proof(unsecured, key.private_key, verification_method=did_key(key.public_key), created=stamp)
+    return add_proof(unsecured, key.private_key, verification_method=method_id(issuer, key.key_id), created=stamp)
 
 
 def certificate_of(secured: Mapping[str, Any]) -> dict[str, Any]:
@@ -214,39 +191,34 @@ def certificate_of(secured: Mapping[str, Any]) -> dict[str, Any]:
     types = secured.get("type")
     if not isinstance(types, list) or CREDENTIAL_TYPE not in types:
         raise CredentialError(f"not a library clearance credential: type lacks {CREDENTIAL_TYPE!r}")
-    subject, issuer = secured.get("credentialSubject"), secured.get("issuer")
+    subject, issuer_id = secured.get("credentialSubject"), issuer_of(secured)
     if not isinstance(subject, dict) or subject.get("type") != SUBJECT_TYPE:
         raise CredentialError(f"credentialSubject is not a {SUBJECT_TYPE!r}")
-    issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
-    if not isinstance(issuer_id, str) or not isinstance(secured.get("validFrom"), str):
+    if issuer_id is None or not isinstance(secured.get("validFrom"), str):
         raise CredentialError("the credential lacks its issuer or validFrom")
     certificate = {k: v for k, v in subject.items() if k not in ("type", "id")}
-    certificate.update({"issued_at": secured["validFrom"], "issuer": issuer_id})
+    certificate["issued_at"] = secured["validFrom"]
     return certificate
 
 
-def _jwk_of(public_key: Ed25519PublicKey, jwks: Mapping[str, Any]) -> str | None:
-    x = b64url(public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))
-    for jwk in jwks.get("keys", []):
-        if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519" and jwk.get("x") == x:
-            return str(jwk.get("kid"))
-    return None
+def verify_credential(secured: Mapping[str, Any], issuer_document: Mapping[str, Any]) -> tuple[bool, str, str | None]:
+    """Check a clearance credential against its issuer's DID document; returns (valid, why, key_id).
 
-
-def verify_credential(secured: Mapping[str, Any], jwks: Mapping[str, Any]) -> tuple[bool, str, str | None]:
-    """Check a clearance credential against the keys of a JWK Set; returns (valid, why, key_id)."""
+    The issuer must be the DID the document describes, and the proof's
+    ``verificationMethod`` one of that document's ``assertionMethod`` keys.
+    """
     proof = secured.get("proof")
     if not isinstance(proof, dict):
         return False, "the credential has no single proof object", None
     if proof.get("proofPurpose") != ASSERTION:
         return False, f"proofPurpose {proof.get('proofPurpose')!r} is not {ASSERTION!r}", None
+    issuer = issuer_of(secured)
+    if issuer != issuer_document.get("id"):
+        return False, f"issuer {issuer!r} is not {issuer_document.get('id')!r}", None
     method = proof.get("verificationMethod")
     try:
-        public_key = public_key_from_did_key(method)  # type: ignore[arg-type]
+        public_key = assertion_key(issuer_document, method)
     except (CredentialError, ValueError) as exc:
         return False, str(exc), None
-    key_id = _jwk_of(public_key, jwks)
-    if key_id is None:
-        return False, f"unknown key: {method} is not in the JWK Set", None
     valid, reason = verify_proof(secured, public_key)
-    return valid, reason, key_id
+    return valid, reason, key_id_of(str(method))

@@ -3,7 +3,10 @@
 Keys live in a directory, one PEM-encoded PKCS#8 private key per key id
 (``<key_id>.pem``), written owner-only. The file ``current`` names the key
 that signs; every other key stays available for verification, so rotating
-keeps old certificates verifiable.
+keeps old certificates verifiable. Only files the service's own user owns, with
+no group or other access and not through a symlink, are read
+(:mod:`clearance.signing.keyfiles`); each key is read once and again only when
+its file changes, and a file that cannot be used is skipped and logged.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import base64
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,9 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import rfc8785
-from cryptography.exceptions import InvalidSignature
+import structlog
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from clearance.signing.keyfiles import FileIdentity, UnsafeKeyFile, check_directory, identity, read_private
+
+log = structlog.get_logger("clearance.signing")
 
 ALGORITHM = "Ed25519"
 _KEY_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -79,6 +88,9 @@ class KeyRing:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self._loaded: dict[str, tuple[FileIdentity, SigningKey]] = {}
+        self._skipped: dict[str, FileIdentity | None] = {}
+        self._lock = threading.Lock()
 
     def _paths(self) -> dict[str, Path]:
         if not self.directory.is_dir():
@@ -90,31 +102,68 @@ class KeyRing:
         return list(self._paths())
 
     def load(self, key_id: str) -> SigningKey:
+        """The key ``key_id``, read again only when its file changed (raises :class:`KeyRingError`)."""
         path = self._paths().get(key_id)
         if path is None:
             raise KeyRingError(f"no key {key_id!r} in {self.directory}")
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise KeyRingError(f"{path} is not an Ed25519 private key")
-        return SigningKey(key_id=key_id, private_key=key)
+        with self._lock:
+            cached = self._loaded.get(key_id)
+            if cached is not None and cached[0] == identity(path):
+                return cached[1]
+            try:
+                content, version = read_private(path)
+                key = serialization.load_pem_private_key(content, password=None)
+            except UnsafeKeyFile as exc:
+                raise KeyRingError(f"refused {path}: {exc}") from None
+            except (ValueError, TypeError, UnsupportedAlgorithm):
+                raise KeyRingError(f"{path} is not a PEM-encoded PKCS#8 private key") from None
+            if not isinstance(key, Ed25519PrivateKey):
+                raise KeyRingError(f"{path} is not an Ed25519 private key")
+            signing = SigningKey(key_id=key_id, private_key=key)
+            self._loaded[key_id] = (version, signing)
+            return signing
 
     def check_permissions(self) -> None:
-        """Refuse private keys that others than the owner can read (or a directory others can write)."""
-        exposed = [p.name for p in self._paths().values() if p.stat().st_mode & 0o077]
-        if exposed:
+        """Refuse a key directory, key file or ``current`` marker that is not the service user's alone.
+
+        The directory and each file must be owned by the user the process runs
+        as, with no group or other access; a symlink is refused.
+        """
+        try:
+            check_directory(self.directory)
+        except UnsafeKeyFile as exc:
+            raise KeyRingError(str(exc)) from None
+        candidates = list(self._paths().values())
+        marker = self.directory / "current"
+        if os.path.lexists(marker):
+            candidates.append(marker)
+        problems = []
+        for path in candidates:
+            try:
+                read_private(path)
+            except UnsafeKeyFile as exc:
+                problems.append(str(exc))
+        if problems:
             raise KeyRingError(
-                f"signing keys readable by others in {self.directory}: {', '.join(exposed)}; "
-                f"run: chmod 600 {self.directory}/*.pem"
+                f"signing keys readable by others or not the service's own in {self.directory}: "
+                f"{'; '.join(problems)}; run: chmod 600 {self.directory}/*.pem, and remove any file "
+                "another user put there"
             )
 
     def current_id(self) -> str | None:
         marker = self.directory / "current"
-        if marker.is_file():
-            key_id = marker.read_text(encoding="utf-8").strip()
+        if os.path.lexists(marker):
+            try:
+                content, _ = read_private(marker)
+            except UnsafeKeyFile as exc:
+                raise KeyRingError(f"refused {marker}: {exc}") from None
+            key_id = content.decode("utf-8", "replace").strip()
             if key_id in self._paths():
                 return key_id
+        # No marker: the newest key by name that is usable, so a file planted under a later name is not taken.
         ids = self.key_ids()
-        return ids[-1] if ids else None
+        usable = [k for k in ids if k in self.public_keys()] if ids else []
+        return usable[-1] if usable else (ids[-1] if ids else None)
 
     def generate(self, key_id: str | None = None) -> SigningKey:
         """Create a new key, make it the signing key and return it."""
@@ -165,15 +214,30 @@ class KeyRing:
                 raise KeyRingError(f"no signing key in {self.directory}")
             try:
                 return self.generate()
-            except FileExistsError:
+            except (FileExistsError, KeyRingError):
+                # Another instance created the first key between our look and our write: use that one.
                 key_id = self.current_id()
                 if key_id is None:
                     raise
         return self.load(key_id)
 
+    def public_keys(self) -> dict[str, Ed25519PublicKey]:
+        """The public key of every usable key file; a file that cannot be used is skipped and logged once."""
+        found: dict[str, Ed25519PublicKey] = {}
+        for key_id, path in self._paths().items():
+            try:
+                found[key_id] = self.load(key_id).public_key
+                self._skipped.pop(key_id, None)
+            except KeyRingError as exc:
+                version = identity(path)
+                if key_id not in self._skipped or self._skipped[key_id] != version:
+                    self._skipped[key_id] = version
+                    log.error("signing_key_file_skipped", key_id=key_id, error=str(exc)[:300])
+        return found
+
     def jwks(self) -> dict[str, list[dict[str, str]]]:
-        """The public keys as a JWK Set."""
-        return {"keys": [public_jwk(k, self.load(k).public_key) for k in self.key_ids()]}
+        """The public keys of the usable key files as a JWK Set."""
+        return {"keys": [public_jwk(k, key) for k, key in self.public_keys().items()]}
 
 
 def verify(document: Mapping[str, Any], proof: Mapping[str, Any], jwks: Mapping[str, Any]) -> tuple[bool, str]:

@@ -1,4 +1,4 @@
-"""The signing key in force: loaded once, reloaded when the key directory names another."""
+"""The signing key in force: loaded once, reloaded when the key directory names another or its file changes."""
 
 from __future__ import annotations
 
@@ -24,9 +24,12 @@ class KeySource:
         with self._lock:
             try:
                 current = self.ring.current_id()
-                if current is not None and current != self._key.key_id:
-                    self._key = self.ring.load(current)
-                    log.info("signing_key_changed", key_id=current)
+                if current is not None:
+                    # Cheap when nothing changed: the ring reads a key file again only when it changed.
+                    key = self.ring.load(current)
+                    if key is not self._key:
+                        self._key = key
+                        log.info("signing_key_changed", key_id=current)
             except (OSError, ValueError, KeyRingError) as exc:
                 # A key directory briefly unreadable is the service's fault, not the message's:
                 # keep signing with the last good key rather than stop issuing (G10).

@@ -5,18 +5,31 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from clearance.documents.credential import sign_credential, unsecured_credential
+from clearance.documents.did import did_web
 from clearance.documents.pdf import Letterhead, render_pdf
+from clearance.documents.status_list import status_entry
 from clearance.documents.wording import Language
 from clearance.domain.page_token import page_url
 from clearance.settings import Settings
 from clearance.signing.keys import KeyRing, verify
 from clearance.store.engine import Database
-from clearance.verification import register
+from clearance.verification import register, status_lists
 
 
 class DocumentError(Exception):
     """A certificate that cannot be handed out: unknown, revoked, or failing its own signature."""
+
+
+def display_url(database_url: str) -> str:
+    """A database URL fit to print: its password replaced by ``***``."""
+    try:
+        return make_url(database_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database url>"
 
 
 def load_record(settings: Settings, number: str) -> register.Record:
@@ -24,7 +37,7 @@ def load_record(settings: Settings, number: str) -> register.Record:
     with Database(settings.database_url) as database, database.sessions() as session:
         record = register.find(session, number)
     if record is None:
-        raise DocumentError(f"no certificate {number!r} in {settings.database_url}")
+        raise DocumentError(f"no certificate {number!r} in the register at {display_url(settings.database_url)}")
     return record
 
 
@@ -54,8 +67,26 @@ def certificate_credential(settings: Settings, record: register.Record) -> dict[
     """The certificate as a Verifiable Credential, signed now with the current signing key."""
     _handable(settings, record)
     key = KeyRing(settings.key_dir).signing_key(create=False)
-    unsecured = unsecured_credential(record.certificate, issuer_name=settings.library_name)
+    if record.status_index is None:
+        raise DocumentError(f"certificate {record.number} has no status list index yet (run `clearance db upgrade`)")
+    status = status_entry(settings.verify_base_url, record.status_index, settings.status_list_bits)
+    unsecured = unsecured_credential(
+        record.certificate, issuer_did=did_web(settings.verify_base_url), issuer_name=settings.library_name,
+        status=status,
+    )  # fmt: skip
     return sign_credential(unsecured, key, settings.now())
+
+
+def publish_status_lists(settings: Settings) -> list[int]:
+    """Sign and store the status lists whose revocations changed (needs the signing key); their numbers."""
+    key = KeyRing(settings.key_dir).signing_key(create=False)
+    with Database(settings.database_url) as database, database.sessions() as session:
+        changed = status_lists.publish(
+            session, base_url=settings.verify_base_url, issuer_did=did_web(settings.verify_base_url),
+            issuer_name=settings.library_name, bits=settings.status_list_bits, key=key, now=settings.now(),
+        )  # fmt: skip
+        session.commit()
+    return changed
 
 
 def write_pdfs(settings: Settings, folder: Path, language: Language = "id") -> list[Path]:

@@ -3,13 +3,15 @@
 A certificate may be presented in three forms: the ``data`` of a
 ``clearance.certificate.issued`` event (``certificate`` and ``proof``), the
 whole CloudEvent, or the W3C Verifiable Credential form
-(:mod:`clearance.credential`). Input that is none of these is *unreadable*;
-a readable certificate whose proof does not hold is *invalid*.
+(:mod:`clearance.documents.credential`), checked against its issuer's DID
+document. Input that is none of these is *unreadable*; a readable certificate
+whose proof does not hold is *invalid*.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -17,6 +19,7 @@ from typing import Any, Literal
 import rfc8785
 
 from clearance.documents import credential
+from clearance.documents.did import did_document
 from clearance.signing.keys import verify
 
 Form = Literal["certificate", "cloudevent", "credential"]
@@ -28,7 +31,11 @@ class UnreadableCertificate(Exception):
 
 
 class MalformedJson(UnreadableCertificate):
-    """The input is not strict JSON (UTF-8, no duplicate fields, no NaN)."""
+    """The input is not strict JSON (UTF-8, no duplicate fields, no NaN, finite numbers, no lone surrogates)."""
+
+
+# No certificate field is a number this long; Python would refuse past 4300 digits anyway.
+_MAX_NUMBER_CHARACTERS = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,11 +82,45 @@ def _refuse_constant(name: str) -> Any:
     raise MalformedJson(f"{name} is not JSON")
 
 
+def _parse_float(text: str) -> float:
+    if len(text) > _MAX_NUMBER_CHARACTERS:
+        raise MalformedJson(f"number {text[:20]}… is too long")
+    value = float(text)
+    if not math.isfinite(value):
+        raise MalformedJson(f"number {text} is out of range")
+    return value
+
+
+def _parse_int(text: str) -> int:
+    if len(text) > _MAX_NUMBER_CHARACTERS:
+        raise MalformedJson(f"number {text[:20]}… is too long")
+    return int(text)
+
+
+def _refuse_lone_surrogates(value: Any) -> None:
+    # json.loads joins escaped surrogate pairs; a surrogate left in a string is half a character.
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str) and any("\ud800" <= c <= "\udfff" for c in item):
+            raise MalformedJson("a string holds a lone surrogate (\\uD800-\\uDFFF), which is no character")
+
+
 def parse_json(raw: bytes | str) -> Any:
-    """Strict JSON: UTF-8, no duplicate field names, no NaN or Infinity."""
+    """Strict JSON: UTF-8, no duplicate field names, finite numbers of at most 40 characters, no lone surrogates."""
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
+        value = json.loads(
+            text, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant,
+            parse_float=_parse_float, parse_int=_parse_int,
+        )  # fmt: skip
+        _refuse_lone_surrogates(value)
+        return value
     except UnicodeDecodeError as exc:
         raise MalformedJson(f"not UTF-8: {exc.reason} at byte {exc.start}") from None
     except json.JSONDecodeError as exc:
@@ -116,10 +157,19 @@ def _issued(data: dict[str, Any], form: Form) -> Presented:
     return Presented(form, certificate, data)
 
 
-def verify_presented(presented: Presented, jwks: Mapping[str, Any]) -> Verdict:
-    """Check the proof of a presented certificate against the public keys in ``jwks``."""
+def verify_presented(
+    presented: Presented, jwks: Mapping[str, Any], issuer_document: Mapping[str, Any] | None = None
+) -> Verdict:
+    """Check the proof of a presented certificate against the public keys in ``jwks``.
+
+    A credential is checked against ``issuer_document`` (its issuer's DID
+    document) when given, else against a DID document of its issuer listing
+    exactly the keys of ``jwks``.
+    """
     if presented.form == "credential":
-        valid, reason, key_id = credential.verify_credential(presented.document, jwks)
+        if issuer_document is None:
+            issuer_document = did_document(credential.issuer_of(presented.document) or "", jwks)
+        valid, reason, key_id = credential.verify_credential(presented.document, issuer_document)
         return Verdict(valid, reason, presented.form, presented.certificate, key_id)
     proof = presented.document["proof"]
     key_id = proof.get("key_id") if isinstance(proof.get("key_id"), str) else None
@@ -130,9 +180,9 @@ def verify_presented(presented: Presented, jwks: Mapping[str, Any]) -> Verdict:
     return Verdict(valid, reason, presented.form, presented.certificate, key_id)
 
 
-def verify_json(raw: bytes | str, jwks: Mapping[str, Any]) -> Verdict:
+def verify_json(raw: bytes | str, jwks: Mapping[str, Any], issuer_document: Mapping[str, Any] | None = None) -> Verdict:
     """Parse, recognise and verify in one step (raises :class:`UnreadableCertificate`)."""
-    return verify_presented(read_presented(parse_json(raw)), jwks)
+    return verify_presented(read_presented(parse_json(raw)), jwks, issuer_document)
 
 
 def same_certificate(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

@@ -123,7 +123,7 @@ def test_rotation_keeps_earlier_certificates_valid_online(client, issuer) -> Non
         (b"[]", 422, "not a certificate"),
         (b'{"certificate": {}}', 422, "not a certificate"),
         (b'{"specversion": "1.0", "type": "clearance.status.changed", "data": {}}', 422, "not a certificate"),
-        (b"[" * 10_000 + b"]" * 10_000, 400, "malformed"),
+        (b"[" * 4_000 + b"]" * 4_000, 400, "malformed"),
     ],
     ids=["truncated", "empty", "not utf-8", "duplicate field", "array", "no proof", "other event", "deep nesting"],
 )
@@ -158,14 +158,15 @@ def test_unknown_routes_and_methods_get_json_errors(client) -> None:
     assert client.get("/verify").status_code == 405
 
 
-def test_a_broken_key_file_gives_a_500_without_a_stack_trace(client, settings, issuer) -> None:
+def test_a_broken_key_file_is_skipped_and_the_good_keys_still_served(client, settings, issuer) -> None:
+    good = issuer.ring.jwks()
     (settings.key_dir / "0000-broken.pem").write_bytes(
         b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
     )
     (settings.key_dir / "0000-broken.pem").chmod(0o600)
     response = client.get("/.well-known/jwks.json")
-    assert (response.status_code, response.json()["error"]) == (500, "internal error")
-    _no_trace(response)
+    assert response.status_code == 200
+    assert response.json() == good
 
 
 # -- GET /c/{number}?t={token} -------------------------------------------------------------------

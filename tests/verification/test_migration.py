@@ -62,3 +62,38 @@ def test_the_migration_downgrades_cleanly(empty_database: str) -> None:
     columns = {c["name"] for c in inspect(engine).get_columns("certificates")}
     engine.dispose()
     assert "verification_token" not in columns
+
+
+def test_migration_0006_backfills_token_hashes_and_stable_status_indexes(empty_database: str) -> None:
+    import hashlib
+
+    upgrade(empty_database, "0005")
+    engine = create_engine(normalise_url(empty_database))
+    insert = text(
+        "INSERT INTO certificates (number, application_id, student_id, key_id, issued_at, document, "
+        "verification_token) "
+        "VALUES (:number, :application, 'S', '2026-1', :issued, '{}', :token)"
+    )
+    with engine.begin() as connection:
+        for n in range(1, 1202):  # more than one backfill chunk; issued in the reverse order of their numbers
+            connection.execute(insert, {"number": f"BP/2026-2/{n:07d}", "application": f"APP-{n}",
+                                        "issued": f"2026-11-24T10:{(1201 - n) // 60:02d}:{(1201 - n) % 60:02d}+07:00",
+                                        "token": f"token-{n}"})  # fmt: skip
+    upgrade(empty_database)
+    with engine.begin() as connection:
+        rows = connection.execute(text(
+            "SELECT number, verification_token, verification_token_sha256, status_index FROM certificates"
+        )).all()  # fmt: skip
+        connection.execute(insert, {"number": "BP/2026-2/9999999", "application": "APP-new",
+                                    "issued": "2026-11-25T10:00:00+07:00", "token": "token-new"})  # fmt: skip
+        new_index = connection.execute(
+            text("SELECT status_index FROM certificates WHERE number = 'BP/2026-2/9999999'")
+        ).scalar()
+    indexes = {i["name"] for i in inspect(engine).get_indexes("certificates")}
+    engine.dispose()
+    assert all(h == hashlib.sha256(t.encode()).hexdigest() for _n, t, h, _i in rows)
+    by_number = {n: i for n, _t, _h, i in rows}
+    assert sorted(by_number.values()) == list(range(1201))
+    assert by_number["BP/2026-2/0001201"] == 0 and by_number["BP/2026-2/0000001"] == 1200  # in issue order
+    assert new_index == 1201  # the database hands out the next one, whoever inserts
+    assert {"ix_certificates_token_sha256", "ix_certificates_status_index", "ix_certificates_student_id"} <= indexes
