@@ -8,6 +8,7 @@ harvest students' names.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from urllib.parse import quote, urlencode
@@ -41,3 +42,7 @@ def page_path(number: str) -> str:
 def page_url(base_url: str, number: str, token: str) -> str:
     """The verification page of a certificate, with its token: what the QR code holds."""
     return base_url.rstrip("/") + page_path(number) + "?" + urlencode({"t": token})
+
+def token_sha256(token: str) -> str:
+    """The SHA-256 (hex) of a page token, as the register stores it."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()

@@ -14,7 +14,7 @@ import structlog
 
 from clearance.domain.certificate import certificate_document, sign_certificate
 from clearance.domain.decision import Outcome
-from clearance.domain.page_token import new_verification_token
+from clearance.domain.page_token import new_verification_token, token_sha256
 from clearance.domain.states import IssuedCertificate, TrackedApplication
 from clearance.services.dead_letters import publishable
 from clearance.services.messages import Message, cloud_event, data_of
@@ -47,6 +47,7 @@ def issue(
     )
     key = ctx.signing_key()
     issued = sign_certificate(document, key)
+    token = new_verification_token()
     # The unique constraint on application_id holds at commit even with several instances (G1);
     # a conflict fails the batch's transaction, and its retry finds the certificate issued.
     uow.decisions.add_certificate(
@@ -57,7 +58,8 @@ def issue(
             "key_id": key.key_id,
             "issued_at": datetime.fromisoformat(document["issued_at"]),
             "document": json.dumps(issued, ensure_ascii=False, sort_keys=True),
-            "verification_token": new_verification_token(),
+            "verification_token": token,
+            "verification_token_sha256": token_sha256(token),
         }
     )
     return cloud_event("clearance.certificate.issued", ctx.issuer, application.student_id, now, issued)

@@ -207,6 +207,11 @@ class CertificateRow(Base):
     # Opens the certificate's public page (its QR code); never part of the signed document.
     # The default covers rows stored by tools and tests; the handler sets it when it issues.
     verification_token: Mapped[str] = mapped_column(String(64), default=new_verification_token)
+    # The page looks a token up by its SHA-256 (migration 0006; on PostgreSQL a trigger fills it too).
+    verification_token_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The certificate's place in the credentials' Bitstring Status List: assigned once by the
+    # database (a trigger of migration 0006), never changed.
+    status_index: Mapped[int | None] = mapped_column(BigInteger, unique=True)
 
 
 class CounterRow(Base):

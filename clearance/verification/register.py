@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 from collections.abc import Mapping
@@ -14,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from clearance.domain.page_token import token_sha256
 from clearance.signing.keys import verify
 from clearance.store.types import IsoDateTime
 from clearance.verification.offline import Verdict, same_certificate
@@ -70,9 +70,6 @@ def _record(row: sa.Row[Any]) -> Record:
     )
 
 
-def token_sha256(token: str) -> str:
-    """The SHA-256 (hex) of a page token, as the register stores it."""
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def find(session: Session, number: str) -> Record | None:
