@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from zoneinfo import ZoneInfoNotFoundError
 
 import click
+from alembic.util.exc import CommandError as MigrationError
 from kafka.errors import KafkaError
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
@@ -39,6 +40,7 @@ EXPECTED: tuple[type[BaseException], ...] = (
     KafkaError,
     ValidationError,
     ZoneInfoNotFoundError,
+    MigrationError,
     OSError,
 )
 
@@ -88,6 +90,8 @@ def describe(exc: BaseException, settings: Settings | None) -> str:
     if isinstance(exc, ZoneInfoNotFoundError):
         # The settings' time zone check lets zoneinfo's own error through, outside pydantic's.
         return f"bad setting CLEARANCE_TIMEZONE: {_first_line(exc)}; give an IANA zone such as Asia/Jakarta"
+    if isinstance(exc, MigrationError):
+        return f"database migration: {_first_line(exc)}; `clearance db upgrade` without --revision goes to the latest"
     if isinstance(exc, KeyRingError):
         return f"signing keys: {_first_line(exc)}"
     if isinstance(exc, StoreInUse):

@@ -306,4 +306,18 @@ def _summarise(period: GraduationPeriod, settings: Settings, outputs: _Outputs, 
             click.echo(f"  {m}")
         return 1
     click.echo("Every outcome matches what the simulation expected.")
+    _next_steps(out_dir, settings)
     return 0
+
+
+def _next_steps(out_dir: Path, settings: Settings) -> None:
+    """What to type next; the commands find the demo's folder by themselves when it is ./clearance-demo."""
+    click.echo("")
+    if out_dir != (Path.cwd() / "clearance-demo").resolve():
+        click.echo("To use this demo's store with the other commands, set:")
+        click.echo(f"  export CLEARANCE_DATABASE_URL={settings.database_url} CLEARANCE_KEY_DIR={settings.key_dir}")
+        return
+    click.echo("Next, in this folder (commands use ./clearance-demo while CLEARANCE_DATABASE_URL is unset):")
+    click.echo("  clearance verify clearance-demo/certificates/BP_2026-2_0000001.json")
+    click.echo("  clearance applications show 2020100045")
+    click.echo(f"  clearance serve      # the letters' QR codes open on {settings.verify_base_url}")
