@@ -34,6 +34,8 @@ class Moment(click.ParamType):
 
 
 SINCE = Moment()
+# How long `dlq replay` waits for the broker to answer at all (kafka-python's default is 30 s).
+_BROKER_WAIT_MS = 5000
 
 
 @click.group()
@@ -82,19 +84,22 @@ def dlq_replay(event_type: str | None, since: datetime | None, ids: tuple[int, .
     """Re-publish dead letters to their origin topics, skipping events processed since."""
 
     settings = current_settings()
+    producers: list[KafkaProducer] = []
+
+    def publish(topic: str, key: bytes | None, value: bytes | None) -> None:
+        # Made on the first letter to send: a replay with nothing to send needs no broker.
+        if not producers:
+            options = settings.kafka_client_options()
+            producers.append(KafkaProducer(**options, acks="all", bootstrap_timeout_ms=_BROKER_WAIT_MS))
+        producers[0].send(topic, key=key, value=value).get(timeout=30)
+
     with open_store(settings) as database:
-        producer = None if dry_run else KafkaProducer(**settings.kafka_client_options(), acks="all")
-
-        def publish(topic: str, key: bytes | None, value: bytes | None) -> None:
-            assert producer is not None
-            producer.send(topic, key=key, value=value).get(timeout=30)
-
         try:
             with database.unit_of_work() as uow:
                 report = replay(uow.session, publish, event_type=event_type, since=since, ids=ids, dry_run=dry_run)
                 uow.commit()
         finally:
-            if producer is not None:
+            for producer in producers:
                 producer.close()
     verb = "would replay" if dry_run else "replayed"
     click.echo(f"{verb} {len(report.replayed)}: {report.replayed}")
