@@ -25,8 +25,10 @@ DEMO_HOME = Path("clearance-demo")
 DEMO_DATABASE = "clearance.db"
 DEMO_KEYS = "keys"
 
-# The commands that may bring a database into being (they migrate it); every other one only reads.
+# The commands that may bring a database into being (they migrate it), and those that never open one;
+# every other command reads the database, and must find it.
 _CREATES_DATABASE = frozenset({"run", "db upgrade", "serve", "demo"})
+_NO_DATABASE = frozenset({"verify", "keys jwks", "keys rotate", "keys retire", "schemas export", "schemas asyncapi"})
 
 
 def demo_home(cwd: Path | None = None) -> Path | None:
@@ -100,12 +102,12 @@ def _command_name(ctx: click.Context) -> str:
 def current_settings() -> Settings:
     """The settings of the command being run, from click's context.
 
-    A command that only reads gets a clear error, and no empty file, when its SQLite database does not exist.
+    A command that reads the database gets a clear error, and no empty file, when its SQLite file does not exist.
     """
     ctx = click.get_current_context()
     settings = ctx.ensure_object(CliContext).settings
     path = sqlite_file(settings.database_url)
-    if path is not None and not path.exists() and _command_name(ctx) not in _CREATES_DATABASE:
+    if path is not None and not path.exists() and _command_name(ctx) not in _CREATES_DATABASE | _NO_DATABASE:
         raise click.ClickException(
             f"no database at {path}: nothing has run here yet. Run `clearance demo` first (it leaves its "
             "database in ./clearance-demo, which commands run in this folder then use), or set "

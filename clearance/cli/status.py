@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -100,8 +101,9 @@ def status(broker: bool, timeout: float) -> None:
         try:
             watermarks = dict(reader.read())
         except BrokerUnavailable as exc:
+            detail = re.sub(r"^(\w+: )\1", r"\1", str(exc))  # kafka-python repeats the error's name
             problem = (
-                f"broker {settings.kafka_bootstrap_servers} did not answer within {timeout:g} s ({exc}); "
+                f"broker {settings.kafka_bootstrap_servers} did not answer within {timeout:g} s ({detail}); "
                 "start it, set CLEARANCE_KAFKA_BOOTSTRAP_SERVERS, or use --no-broker"
             )
         finally:
@@ -123,7 +125,7 @@ def status(broker: bool, timeout: float) -> None:
     if watermarks or state.positions:
         out.print(lag_table)
     if problem is not None:
-        out.print(f"[yellow]lag unknown: {problem}[/yellow]")
+        out.print(f"[yellow]lag unknown: {problem}[/yellow]", soft_wrap=True)
     elif not broker:
         out.print("lag not asked (--no-broker)")
 
