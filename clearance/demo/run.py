@@ -23,7 +23,7 @@ from clearance.bootstrap import create_service
 from clearance.demo.broker import EmbeddedBroker
 from clearance.demo.eventfactory import record_of, topic_of
 from clearance.demo.simulation import GraduationPeriod, Student, simulate
-from clearance.observability.logging import configure_logging
+from clearance.observability.logging import configure_logging, quiet_libraries
 from clearance.service import Service
 from clearance.settings import Settings
 from clearance.signing.keys import KeyRing, verify
@@ -128,6 +128,7 @@ def _explain(reason: dict[str, Any]) -> str:
 def run_demo(*, students: int, out_dir: Path, seed: int, timeout: float) -> int:
     """Run the demo; return the process exit code (0 when every outcome matched the simulation)."""
     configure_logging("console", "warning")
+    quiet_libraries()  # kafka-python's own errors (a connection cut as the broker stops) are noise here
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("clearance.db", "clearance.db-wal", "clearance.db-shm"):
