@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from clearance.demo.broker import BrokerError
 from clearance.domain.policy import PolicyError
 from clearance.settings import Settings
 from clearance.signing.keys import KeyRingError
@@ -37,6 +38,7 @@ EXPECTED: tuple[type[BaseException], ...] = (
     KeyRingError,
     StoreInUse,
     BrokerUnavailable,
+    BrokerError,
     KafkaError,
     ValidationError,
     ZoneInfoNotFoundError,
@@ -58,9 +60,9 @@ def environment_secrets(environ: os._Environ[str] | dict[str, str] | None = None
 
 def redact(message: str, secrets: Iterable[str]) -> str:
     """``message`` with every secret and every URL's password replaced by ``***``."""
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        if secret:
-            message = message.replace(secret, _REDACTED)
+    # As in the log's redactor, a secret under 4 characters would garble every word; a URL's is caught below.
+    for secret in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
+        message = message.replace(secret, _REDACTED)
     return _URL_PASSWORD.sub(rf"\1{_REDACTED}@", message)
 
 
@@ -96,6 +98,8 @@ def describe(exc: BaseException, settings: Settings | None) -> str:
         return f"signing keys: {_first_line(exc)}"
     if isinstance(exc, StoreInUse):
         return str(exc)
+    if isinstance(exc, BrokerError):
+        return f"the embedded broker (Tansu) did not start: {_first_line(exc)}"
     if isinstance(exc, BrokerUnavailable | KafkaError):
         servers = settings.kafka_bootstrap_servers if settings is not None else "the broker"
         return (
