@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from functools import partial
 from typing import Any
 
 import click
@@ -10,18 +10,10 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from clearance.cli.context import current_settings
-from clearance.cli.status import console, read_store
+from clearance.cli.status import console, local_time, read_store
 from clearance.store import views
 
 _STATUS_STYLE = {"cleared": "green", "blocked": "red", "pending": "yellow", "revoked": "magenta", "withdrawn": "dim"}
-
-
-def _when(moment: datetime | str | None) -> str:
-    if moment is None:
-        return "-"
-    if isinstance(moment, str):
-        return moment
-    return moment.isoformat(timespec="minutes")
 
 
 def _heading(text: str) -> str:
@@ -29,8 +21,9 @@ def _heading(text: str) -> str:
     return f"\n[bold]{text}[/bold]"
 
 
-def describe_reason(reason: dict[str, Any]) -> tuple[str, str, str]:
-    """(where, what, detail) of one blocking reason, as an operator reads it."""
+def describe_reason(reason: dict[str, Any], zone: str = "UTC") -> tuple[str, str, str]:
+    """(where, what, detail) of one blocking reason, as an operator reads it (times in ``zone``)."""
+    _when = partial(local_time, zone=zone)
     code = reason.get("code", "?")
     where = reason.get("library_id") or ""
     if code in ("OUTSTANDING_LOAN", "LOST_ITEM", "LOAN_AFTER_ISSUANCE"):
@@ -62,12 +55,14 @@ def applications_show(student_id: str) -> None:
     """Everything known about STUDENT_ID: applications and why they are blocked, loans, fines, deposits."""
 
     settings = current_settings()
+    _when = partial(local_time, zone=settings.timezone)
     report = read_store(settings, lambda uow: views.student_report(uow.session, student_id))
     if not report.known:
         database = make_url(settings.database_url).render_as_string(hide_password=True)
         raise click.ClickException(f"no application, patron link or deposit of student {student_id!r} in {database}")
     out = console()
     out.print(f"[bold]Student {report.student_id}[/bold]" + (f" - {report.full_name}" if report.full_name else ""))
+    out.print(f"times in {settings.timezone} (CLEARANCE_TIMEZONE)")
 
     out.print(_heading("Applications"))
 
@@ -96,7 +91,7 @@ def applications_show(student_id: str) -> None:
         for column in ("reason", "library", "what", "detail"):
             reasons.add_column(column)
         for reason in a.reasons:
-            where, what, detail = describe_reason(reason)
+            where, what, detail = describe_reason(reason, settings.timezone)
             reasons.add_row(reason.get("code", "?"), where or "-", what or "-", detail or "-")
         out.print(reasons)
         if a.stale_sources:

@@ -1,4 +1,8 @@
-"""The ``clearance`` command line: one group, its sub-commands in the modules beside this one."""
+"""The ``clearance`` command line: one group, its sub-commands in the modules beside this one.
+
+The group is the command line's error boundary (:class:`clearance.cli.errors.BoundaryGroup`): an expected
+failure of any sub-command is printed as one line with exit code 1, never as a traceback.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,11 @@ import click
 
 from clearance.cli import applications, certificates, contract, demo, dlq, keys, run, status, trust
 from clearance.cli.context import CliContext
+from clearance.cli.errors import BoundaryGroup
 from connectors.cli import connect
 
 
-@click.group()
+@click.group(cls=BoundaryGroup)
 @click.version_option(package_name="graduation-clearance")
 @click.pass_context
 def main(ctx: click.Context) -> None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
 from clearance.bootstrap import open_store
 from clearance.cli.context import current_settings
@@ -20,6 +21,10 @@ from schemas.registry import INBOUND_TOPICS, Topic
 
 T = TypeVar("T")
 
+# Exit code of ``clearance status`` when the broker could not be asked: the store's part was printed,
+# the lag is unknown.
+LAG_UNKNOWN = 3
+
 
 def console() -> Console:
     """A console as wide as the terminal, or wide enough not to wrap when output is piped."""
@@ -28,16 +33,23 @@ def console() -> Console:
 
 
 def read_store(settings: Settings, reader: Callable[[SqlUnitOfWork], T]) -> T:
-    """Run ``reader`` in a read-only transaction; a database that cannot be read is a clear error, not a trace."""
-    database = open_store(settings)
-    try:
-        with database.unit_of_work() as uow:
-            return reader(uow)
-    except SQLAlchemyError as exc:
-        where = database.engine.url.render_as_string(hide_password=True)
-        raise click.ClickException(f"cannot read the database at {where}: {str(exc).splitlines()[0]}") from None
-    finally:
-        database.close()
+    """Run ``reader`` in one transaction (a database that cannot be read is the CLI boundary's one-line error)."""
+    with open_store(settings) as database, database.unit_of_work() as uow:
+        return reader(uow)
+
+
+def local_time(moment: datetime | str | None, zone: str, timespec: str = "minutes") -> str:
+    """A time as operators read it: in the configured zone, with its offset (``2026-11-24T10:00+07:00``)."""
+    if moment is None:
+        return "-"
+    if isinstance(moment, str):
+        try:
+            moment = datetime.fromisoformat(moment)
+        except ValueError:
+            return moment
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # the store keeps UTC; SQLite hands it back without its offset
+    return moment.astimezone(ZoneInfo(zone)).isoformat(timespec=timespec)
 
 
 def _ago(moment: datetime | None, now: datetime) -> str:
@@ -50,14 +62,18 @@ def _ago(moment: datetime | None, now: datetime) -> str:
 
 @click.command()
 @click.option("--broker/--no-broker", default=True, show_default=True, help="Ask the broker for lag.")
-@click.option("--timeout", default=5.0, show_default=True, help="Seconds to wait for the broker.")
+@click.option("--timeout", default=2.0, show_default=True, help="Seconds to wait for the broker.")
 def status(broker: bool, timeout: float) -> None:
-    """Outbox backlog, consumer lag per partition, applications by status and dead letters."""
+    """Outbox backlog, consumer lag per partition, applications by status and dead letters.
+
+    Exit code 0, or 3 when the broker could not be asked (the lag is then unknown; the rest is printed).
+    """
 
     settings = current_settings()
     state = read_store(settings, views.service_status)
     now = datetime.now(UTC)
     out = console()
+    out.print(f"Status at {local_time(now, settings.timezone, 'seconds')} ({settings.timezone})")
 
     oldest = f", the oldest written {_ago(state.outbox.oldest_created_at, now)}" if state.outbox.count else ""
     out.print(f"[bold]Outbox: {state.outbox.count} waiting to be published[/bold]{oldest}")
@@ -85,7 +101,11 @@ def status(broker: bool, timeout: float) -> None:
         try:
             watermarks = dict(reader.read())
         except BrokerUnavailable as exc:
-            problem = f"broker {settings.kafka_bootstrap_servers} unreachable: {exc}"
+            detail = re.sub(r"^(\w+: )\1", r"\1", str(exc))  # kafka-python repeats the error's name
+            problem = (
+                f"broker {settings.kafka_bootstrap_servers} did not answer within {timeout:g} s ({detail}); "
+                "start it, set CLEARANCE_KAFKA_BOOTSTRAP_SERVERS, or use --no-broker"
+            )
         finally:
             reader.close()
     lag = views.consumer_lag(watermarks, state.positions)
@@ -102,9 +122,10 @@ def status(broker: bool, timeout: float) -> None:
         )
     if watermarks:
         lag_table.add_row("all", "", "", "", str(sum(lag.values())), style="bold")
-    out.print(lag_table)
+    if watermarks or state.positions:
+        out.print(lag_table)
     if problem is not None:
-        out.print(f"[yellow]lag unknown: {problem}[/yellow]")
+        out.print(f"[yellow]lag unknown: {problem}[/yellow]", soft_wrap=True)
     elif not broker:
         out.print("lag not asked (--no-broker)")
 
@@ -120,14 +141,15 @@ def status(broker: bool, timeout: float) -> None:
 
     total = sum(state.dead_letters.values())
     out.print(f"\n[bold]Dead letters: {total}[/bold] ({state.dead_letters_unreplayed} never replayed)")
-    if not total:
-        return
-    letters = Table()
-    letters.add_column("error kind")
-    letters.add_column("count", justify="right")
-    for kind, count in sorted(state.dead_letters.items()):
-        letters.add_row(kind, str(count))
-    out.print(letters)
+    if total:
+        letters = Table()
+        letters.add_column("error kind")
+        letters.add_column("count", justify="right")
+        for kind, count in sorted(state.dead_letters.items()):
+            letters.add_row(kind, str(count))
+        out.print(letters)
+    if problem is not None:
+        click.get_current_context().exit(LAG_UNKNOWN)
 
 
 COMMANDS = [status]

@@ -59,6 +59,15 @@ CASES: list[tuple[str, int]] = [
     ("withdrawn_after", 1),
 ]
 
+# Two students every demo has, whatever its size and seed, so that the README can name them:
+# (student id, name, faculty, programme, degree level, case). Their ids use faculty code 10,
+# which no drawn student has. The first one's application is decided before any other
+# (clearance/demo/run.py), so her certificate is always BP/2026-2/0000001.
+SHOWCASE: list[tuple[str, str, str, str, str, str]] = [
+    ("2019100123", "Siti Rahmawati", "Teknik", "Teknik Sipil", "S1", "clear"),
+    ("2020100045", "Budi Santoso", "Teknik", "Teknik Elektro", "S1", "blocked_loan"),
+]
+
 # The codes each blocked case must end with.
 BLOCKING_REASONS = {
     "blocked_loan": {"OUTSTANDING_LOAN"},
@@ -155,16 +164,28 @@ class _Simulator:
 
 
 def simulate(students: int, seed: int) -> GraduationPeriod:
-    """Draw a graduation period of ``students`` applicants; every case appears at least once when possible."""
+    """Draw a graduation period of ``students`` applicants: the showcase students first, then drawn ones.
+
+    Every case appears at least once when there are enough students.
+    """
     sim = _Simulator(seed)
     rng = sim.rng
-    names, weights = zip(*CASES, strict=True)
-    cases = list(names[: min(students, len(names))])
-    cases += rng.choices(names, weights=weights, k=max(0, students - len(cases)))
-    rng.shuffle(cases)
     period = GraduationPeriod()
+    showcase = SHOWCASE[: max(0, students)]
+    for index, (student_id, full_name, faculty, program, degree, case) in enumerate(showcase):
+        student = Student(
+            student_id=student_id, application_id=f"APP-{PERIOD}-{index + 1:04d}", full_name=full_name,
+            faculty=faculty, program=program, degree_level=degree, case=case,
+        )  # fmt: skip
+        period.students.append(student)
+        _student_events(sim, student, FACULTIES[faculty][1], period)
+    drawn = max(0, students - len(showcase))
+    names, weights = zip(*CASES, strict=True)
+    cases = list(names[: min(drawn, len(names))])
+    cases += rng.choices(names, weights=weights, k=max(0, drawn - len(cases)))
+    rng.shuffle(cases)
     counters: dict[str, int] = {}
-    for index, case in enumerate(cases):
+    for index, case in enumerate(cases, start=len(showcase)):
         faculty = rng.choice(list(FACULTIES))
         code, faculty_library, programmes = FACULTIES[faculty]
         program, degree = rng.choice(programmes)

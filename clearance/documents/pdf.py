@@ -1,13 +1,17 @@
 """The certificate as an A4 PDF letter, with a QR code that opens its verification page.
 
 Text is real PDF text (selectable and searchable), set in DejaVu Serif when the
-system has it, so that names beyond Latin-1 print correctly; otherwise in the
-built-in Times. Indonesian by default, English on request.
+system has it, so that names beyond Latin-1 print correctly; the font is embedded
+(as a subset), so the letter looks the same on every reader. Without DejaVu it falls
+back to the built-in Times, which readers substitute. Indonesian by default, English
+on request. The verification URL is broken after a ``/``, ``?`` or ``&`` when it is
+longer than its column, never inside the token when it can be helped.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +19,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 import qrcode
+import structlog
 from qrcode.constants import ERROR_CORRECT_M
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER, TA_LEFT
@@ -29,6 +34,8 @@ from reportlab.platypus.flowables import Flowable
 from clearance.documents.wording import Language, date_text, say
 
 _FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"), Path("/Library/Fonts"))
+log = structlog.get_logger("clearance.documents")
+_URL_BREAKS = re.compile(r"(?<=[/?&])")
 _FIELDS = ("full_name", "student_id", "faculty", "program", "degree_level", "graduation_period")
 
 
@@ -51,7 +58,39 @@ def _fonts() -> tuple[str, str]:
             pdfmetrics.registerFont(TTFont("DejaVuSerif", str(regular)))
             pdfmetrics.registerFont(TTFont("DejaVuSerif-Bold", str(bold)))
             return "DejaVuSerif", "DejaVuSerif-Bold"
+    log.warning("pdf_font_missing", wanted="DejaVu Serif", using="Times, not embedded", fix="fonts-dejavu-core")
     return "Times-Roman", "Times-Bold"
+
+
+def url_lines(url: str, font: str, size: float, width: float) -> list[str]:
+    """``url`` cut into lines no wider than ``width`` points, after a ``/``, ``?`` or ``&`` where possible.
+
+    A piece longer than a whole line (a long token) is cut where the line ends.
+    """
+    lines: list[str] = []
+    line = ""
+    for piece in (p for p in _URL_BREAKS.split(url) if p):
+        if line and pdfmetrics.stringWidth(line + piece, font, size) > width:
+            lines.append(line)
+            line = ""
+        while pdfmetrics.stringWidth(line + piece, font, size) > width:
+            fits = max(1, _fitting(line, piece, font, size, width))
+            if not line and fits >= len(piece):
+                break
+            lines.append(line + piece[:fits])
+            line, piece = "", piece[fits:]
+        line += piece
+    if line:
+        lines.append(line)
+    return lines
+
+
+def _fitting(line: str, piece: str, font: str, size: float, width: float) -> int:
+    """How many characters of ``piece`` still fit after ``line``."""
+    count = 0
+    while count < len(piece) and pdfmetrics.stringWidth(line + piece[: count + 1], font, size) <= width:
+        count += 1
+    return count
 
 
 def _qr_image(url: str, size: float) -> Image:
@@ -105,7 +144,14 @@ def render_pdf(
     details = Table(rows, colWidths=[4.2 * cm, 0.4 * cm, 11 * cm], hAlign="LEFT")
     everywhere = ((0, 0), (-1, -1))
     details.setStyle(
-        TableStyle([("VALIGN", *everywhere, "TOP"), ("LEFTPADDING", *everywhere, 0), ("BOTTOMPADDING", *everywhere, 2)])
+        TableStyle(
+            [
+                ("VALIGN", *everywhere, "TOP"),
+                ("LEFTPADDING", *everywhere, 0),
+                ("BOTTOMPADDING", *everywhere, 2),
+                ("FONTNAME", *everywhere, regular),  # a table's own default is Helvetica, which is never embedded
+            ]
+        )
     )
     story += [
         details,
@@ -116,14 +162,20 @@ def render_pdf(
         Paragraph(f"{say('issued', language)}: {date_text(issued_at, language, letterhead.zone)}", base),
         Spacer(1, 26),
     ]
-    qr_size = 4.2 * cm
+    qr_size, note_width = 4.2 * cm, 11.6 * cm
+    # The cell keeps its default right padding (6 pt); a little more is left for rounding.
+    lines = url_lines(url, regular, styles["small"].fontSize, note_width - 8)
     note = [
         Paragraph(say("signed", language, key_id=escape(key_id), library=values["library"]), styles["small"]),
         Spacer(1, 6),
-        Paragraph(f"{say('verify_at', language)}: {escape(url)}", styles["small"]),
+        Paragraph(f"{say('verify_at', language)}:<br/>" + "<br/>".join(escape(x) for x in lines), styles["small"]),
     ]
-    footer = Table([[_qr_image(url, qr_size), note]], colWidths=[qr_size + 0.4 * cm, 11.6 * cm], hAlign="LEFT")
-    footer.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
+    footer = Table([[_qr_image(url, qr_size), note]], colWidths=[qr_size + 0.4 * cm, note_width], hAlign="LEFT")
+    footer.setStyle(
+        TableStyle(
+            [("VALIGN", *everywhere, "MIDDLE"), ("LEFTPADDING", *everywhere, 0), ("FONTNAME", *everywhere, regular)]
+        )
+    )
     story.append(footer)
 
     buffer = io.BytesIO()
@@ -139,6 +191,7 @@ def render_pdf(
         subject=f"{certificate.get('full_name', '')} ({certificate.get('student_id', '')})",
         creator="graduation-clearance",
         lang=language,
+        initialFontName=regular,  # else every page names Helvetica, a font the letter never embeds
     )
     document.build(story)
     return buffer.getvalue()

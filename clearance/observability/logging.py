@@ -67,3 +67,11 @@ def configure_logging(fmt: str = "json", level: str = "info", secrets: list[str]
     root.setLevel(logging.WARNING if numeric < logging.WARNING else numeric)
     # kafka-python is chatty at INFO about every connection; its warnings still show.
     logging.getLogger("kafka").setLevel(logging.WARNING)
+    # uvicorn says where it listens at INFO; that line is worth showing whatever the root level.
+    if numeric <= logging.INFO:
+        logging.getLogger("uvicorn.error").setLevel(logging.INFO)
+
+
+def quiet_libraries() -> None:
+    """Silence kafka-python's own log lines: an operator command reports a broker problem itself, in one line."""
+    logging.getLogger("kafka").setLevel(logging.CRITICAL + 1)
