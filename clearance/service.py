@@ -12,6 +12,7 @@ from clearance.observability.observer import NullObserver, Observer
 from clearance.services.results import Context
 from clearance.settings import Settings
 from clearance.store.engine import Database
+from clearance.verification.publisher import StatusListPublisher
 from clearance.store.migrate import upgrade
 from consumers.loop import ConsumerLoop
 from consumers.streams import Streams
@@ -69,6 +70,8 @@ class Service:
         self._spawn("freshness-sweeper", sweeper.run)
         relay = OutboxRelay(self.settings, self.session_factory, self.stop_event, observer=self.observer)
         self._spawn("relay", relay.run)
+        lists = StatusListPublisher(self.settings, self.session_factory, self.stop_event, self.context.signing_key)
+        self._spawn("status-lists", lists.run)
         if self.metrics is not None:
             self.metrics.start(self.stop_event, lambda: {t.name: t.is_alive() for t in self.threads})
         log.info(

@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     jwks_file: Path | None = None
     # Bits in the credentials' Bitstring Status List: at least 131,072 (16 KiB), as the W3C spec asks.
     status_list_bits: int = Field(default=131_072, ge=131_072, le=16 * 131_072)
+    # How often the running service re-signs a status list whose revocations changed.
+    status_list_seconds: float = Field(default=10.0, gt=0)
 
     def __repr_args__(self) -> Any:
         # The repr (and so any traceback or log line holding Settings) never shows the database password.

@@ -38,6 +38,7 @@ def settings_for(bootstrap: str, database_url: str, workdir: Path, **overrides: 
         "kafka_heartbeat_interval_ms": 1000,
         "poll_timeout_ms": 200,
         "relay_idle_seconds": 0.02,
+        "status_list_seconds": 0.5,
         "retry_initial_seconds": 0.2,
         "retry_max_seconds": 2.0,
         "log_format": "console",

@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from clearance.demo.broker import BrokerError
+from clearance.config.trust_file import TrustFileError
 from clearance.domain.policy import PolicyError
 from clearance.settings import Settings
 from clearance.signing.keys import KeyRingError
@@ -35,6 +36,7 @@ _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]+@")
 EXPECTED: tuple[type[BaseException], ...] = (
     SQLAlchemyError,
     PolicyError,
+    TrustFileError,
     KeyRingError,
     StoreInUse,
     BrokerUnavailable,
@@ -87,6 +89,8 @@ def describe(exc: BaseException, settings: Settings | None) -> str:
     if isinstance(exc, PolicyError):
         where = f" {settings.policy_file}" if settings is not None and settings.policy_file else ""
         return f"policy file{where}: {_first_line(exc)}; fix it, or unset CLEARANCE_POLICY_FILE for the built-in policy"
+    if isinstance(exc, TrustFileError):
+        return f"{_first_line(exc)}; `clearance trust check FILE` shows what it says"
     if isinstance(exc, ValidationError):
         return _describe_settings(exc)
     if isinstance(exc, ZoneInfoNotFoundError):

@@ -23,7 +23,7 @@ def keys() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the JWK Set to FILE (replaced atomically, mode 0644) for CLEARANCE_JWKS_FILE.")  # fmt: skip
 def keys_jwks(output: Path | None) -> None:
-    """Print the public keys as a JWK Set (a key is generated if there is none).
+    """Print the public keys as a JWK Set; never makes a key (`clearance run` or `keys rotate` do).
 
     The file is all `clearance serve` needs of the keys: it holds no private key.
     """
@@ -31,9 +31,12 @@ def keys_jwks(output: Path | None) -> None:
     ring = KeyRing(settings.key_dir)
     try:
         ring.check_permissions()
-        ring.signing_key(create=True)
+        ring.signing_key(create=False)
     except KeyRingError as exc:
-        raise click.ClickException(str(exc)) from None
+        # A key made here would take the id of a key elsewhere and call its certificates forged.
+        raise click.ClickException(
+            f"{exc}: `clearance run` creates the first key, `clearance keys rotate` a new one"
+        ) from None
     text = json.dumps(ring.jwks(), indent=2) + "\n"
     if output is None:
         click.echo(text, nl=False)

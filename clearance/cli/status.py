@@ -74,6 +74,11 @@ def status(broker: bool, timeout: float) -> None:
     now = datetime.now(UTC)
     out = console()
     out.print(f"Status at {local_time(now, settings.timezone, 'seconds')} ({settings.timezone})")
+    if settings.trust_file is None:
+        out.print("[yellow]Producer trust: OPEN[/yellow] — no CLEARANCE_TRUST_FILE, every writer of an inbound topic "
+                  "is believed (G11)")  # fmt: skip
+    else:
+        out.print(f"Producer trust: {settings.trust_file}")
 
     oldest = f", the oldest written {_ago(state.outbox.oldest_created_at, now)}" if state.outbox.count else ""
     out.print(f"[bold]Outbox: {state.outbox.count} waiting to be published[/bold]{oldest}")

@@ -41,7 +41,10 @@ def configure_logging(fmt: str = "json", level: str = "info", secrets: list[str]
     """Route structlog (and the standard library's loggers) to stderr in ``fmt``; never print ``secrets``."""
     numeric = getattr(logging, level.upper(), logging.INFO)
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(
+            # Plain tracebacks: rich's would print every frame's locals, the settings' secrets among them.
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,

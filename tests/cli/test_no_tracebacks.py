@@ -201,15 +201,9 @@ STATES: dict[str, Callable[[Call], None]] = {
         missing_input_file,
     )
 }
-# Known and not the command line's to fix: signing/keys.py KeyRing.load lets cryptography's ValueError
-# for a file that is not a PEM key escape (it should be a KeyRingError). Strict: passes once it is fixed.
-KNOWN = {("keys jwks", "unreadable-key-file"), ("run", "unreadable-key-file"), ("verify", "unreadable-key-file")}
-_KNOWN_MARK = pytest.mark.xfail(
-    strict=True, reason="signing/keys.py: a key file that is not a PEM key raises ValueError, not KeyRingError"
-)
 CASES = [
     pytest.param(
-        name, state, id=f"{name.replace(' ', '-')}:{state}", marks=[_KNOWN_MARK] if (name, state) in KNOWN else []
+        name, state, id=f"{name.replace(' ', '-')}:{state}"
     )
     for state in STATES
     for name in COMMANDS

@@ -136,10 +136,10 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_status_still_reports_the_store_when_the_broker_is_unreachable(database_url) -> None:
+def test_status_still_reports_the_store_when_the_broker_is_unreachable_and_exits_3(database_url) -> None:
     unreachable = f"127.0.0.1:{_closed_port()}"
     result = _cli(database_url, "status", "--timeout", "1.5", CLEARANCE_KAFKA_BOOTSTRAP_SERVERS=unreachable)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output
     assert "lag unknown: broker 127.0.0.1:" in result.output
     assert "Applications: 0" in result.output
 
@@ -194,3 +194,13 @@ def test_rows_set_aside_are_shown_by_status_and_dlq_list_and_released_by_dlq_rel
     assert "released 1 outbox rows" in released.output
     with SqlUnitOfWork(session_factory) as uow:
         assert uow.outbox.set_aside_rows() == []
+
+
+def test_status_says_when_the_service_runs_open_and_names_the_trust_file_otherwise(database_url, tmp_path) -> None:
+    unreachable = f"127.0.0.1:{_closed_port()}"
+    open_ = _cli(database_url, "status", "--no-broker", CLEARANCE_KAFKA_BOOTSTRAP_SERVERS=unreachable)
+    assert "Producer trust: OPEN" in open_.output
+    trust = tmp_path / "trust.toml"
+    trust.write_text('[[rule]]\ntopic = "thesis.deposits.etd"\nsources = ["urn:repository:etd"]\ntypes = ["thesis.*"]\n')
+    bound = _cli(database_url, "status", "--no-broker", CLEARANCE_TRUST_FILE=str(trust))
+    assert f"Producer trust: {trust}" in bound.output
