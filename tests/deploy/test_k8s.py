@@ -161,15 +161,25 @@ def test_every_container_asks_for_resources_and_runs_restricted() -> None:
 
 
 def test_migrations_run_before_the_service_which_then_skips_them() -> None:
-    for name, main_command in (("clearance", "run"), ("clearance-verify", "serve")):
-        deployment = _one("Deployment", name)
-        init = {c["name"]: c for c in deployment["spec"]["template"]["spec"]["initContainers"]}
-        assert init["migrate"]["args"] == ["db", "upgrade"]
-        [container] = deployment["spec"]["template"]["spec"]["containers"]
-        assert container["args"][0] == main_command and "--no-migrate" in container["args"]
-        for c in _containers(deployment):
+    deployment = _one("Deployment", "clearance")
+    init = {c["name"]: c for c in deployment["spec"]["template"]["spec"]["initContainers"]}
+    assert init["migrate"]["args"] == ["db", "upgrade"]
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["args"][0] == "run" and "--no-migrate" in container["args"]
+    for name in ("clearance", "clearance-verify"):
+        for c in _containers(_one("Deployment", name)):
             if "args" in c:
                 check_cli_invocation(c["args"])
+
+
+def test_the_public_verifier_neither_migrates_nor_holds_a_signing_key() -> None:
+    deployment = _one("Deployment", "clearance-verify")
+    spec = deployment["spec"]["template"]["spec"]
+    [container] = spec["containers"]
+    assert container["args"][0] == "serve" and "--no-migrate" in container["args"]
+    assert not spec.get("initContainers"), "a read-only role cannot migrate, and the verifier copies no key"
+    secrets = {v["secret"]["secretName"] for v in spec.get("volumes", []) if "secret" in v}
+    assert "clearance-signing-key" not in secrets
 
 
 def test_every_clearance_variable_is_a_real_setting_and_the_database_url_comes_from_a_secret() -> None:
@@ -180,7 +190,9 @@ def test_every_clearance_variable_is_a_real_setting_and_the_database_url_comes_f
             for variable in container.get("env", []):
                 assert variable["name"] in known
                 if variable["name"] == "CLEARANCE_DATABASE_URL":
-                    assert variable["valueFrom"]["secretKeyRef"] == {"name": "clearance-database", "key": "url"}
+                    # The verifier reads the register with a read-only role of its own.
+                    secret = "clearance-database" if name == "clearance" else "clearance-database-verify"
+                    assert variable["valueFrom"]["secretKeyRef"] == {"name": secret, "key": "url"}
 
 
 def test_the_policy_config_map_is_a_valid_policy_identical_to_the_compose_one() -> None:
@@ -260,10 +272,6 @@ def _run_key_script(tmp_path: Path, secret: Path) -> tuple[subprocess.CompletedP
     return subprocess.run(["/bin/sh", "-ec", script], capture_output=True, text=True, timeout=30), keys
 
 
-def test_both_deployments_prepare_the_signing_key_the_same_way() -> None:
-    assert _key_script("clearance") == _key_script("clearance-verify")
-
-
 def test_the_key_init_container_gives_the_service_keys_it_accepts(tmp_path: Path) -> None:
     ring = KeyRing(tmp_path / "generated")
     key = ring.generate("2026-1")
@@ -272,11 +280,12 @@ def test_the_key_init_container_gives_the_service_keys_it_accepts(tmp_path: Path
     secret = _secret_volume(tmp_path, {**files, "current": b"2026-1"})
     result, keys = _run_key_script(tmp_path, secret)
     assert result.returncode == 0, result.stderr
-    copied = KeyRing(keys)
+    copied = KeyRing(keys / "ring")
     copied.check_permissions()  # the service refuses keys others can read
     assert copied.signing_key(create=False).key_id == key.key_id == "2026-1"
     assert sorted(copied.key_ids()) == ["2026-1", "2026-2"]
-    assert all(os.stat(p).st_mode & 0o777 == 0o600 for p in keys.glob("*.pem"))
+    assert all(os.stat(p).st_mode & 0o777 == 0o600 for p in (keys / "ring").glob("*.pem"))
+    assert os.stat(keys / "ring").st_mode & 0o777 == 0o700
 
 
 def test_the_key_init_container_refuses_the_placeholder_secret(tmp_path: Path) -> None:
@@ -285,7 +294,7 @@ def test_the_key_init_container_refuses_the_placeholder_secret(tmp_path: Path) -
     result, keys = _run_key_script(tmp_path, secret)
     assert result.returncode == 1
     assert "is not a PKCS#8 PEM private key" in result.stderr
-    assert list(keys.iterdir()) == []
+    assert list((keys / "ring").iterdir()) == []
 
 
 def test_the_key_init_container_refuses_a_secret_without_keys(tmp_path: Path) -> None:
