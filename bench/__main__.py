@@ -80,7 +80,8 @@ def main(events: int, sizes: str, rates: str, rate_seconds: float, saturation: i
     )  # fmt: skip
     if smoke:
         cfg.smoke_mode()
-    console = Console()
+    # A redirected run (a log, CI) still gets a table wide enough to keep each figure on one line.
+    console = Console(width=None if sys.stdout.isatty() else 132)
     echo = click.echo
     with ExitStack() as stack:
         servers = cfg.bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS")

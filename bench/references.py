@@ -121,12 +121,18 @@ def bare_relay_at_rates(
     phases: Sequence[tuple[float, list[Application]]],
     timeout: float,
     log_path: Path,
+    warmup: list[Application],
 ) -> tuple[dict[str, Any], int]:
-    """The bare relay's latency at each (rate, applications) phase, keyed by rate; and the relay's exit code."""
+    """The bare relay's latency at each (rate, applications) phase, keyed by rate; and the relay's exit code.
+
+    ``warmup`` goes through first, untimed, as it does through the service.
+    """
     relay = BareRelay(bootstrap, topics[0], topics[1], max_poll, log_path)
     results: dict[str, Any] = {}
     try:
         relay.wait_ready(120)
+        if warmup:
+            relay.measure(warmup, 50.0, timeout)
         for rate, apps in phases:
             results[rate_key(rate)] = relay.measure(apps, rate, timeout)
             time.sleep(0.2)

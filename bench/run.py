@@ -30,6 +30,9 @@ from producers.relay import OutboxRelay
 from producers.topics import ensure_topics
 from schemas.registry import Topic
 
+WARMUP_APPLICATIONS = 5
+WARMUP_RATE = 50.0
+
 
 def _wait_positions(url: str, topic: str, timeout: float) -> None:
     """Wait until the service's consumer of ``topic`` holds its partitions (it reports their positions)."""
@@ -125,9 +128,13 @@ class SizeRun:
 
     def _plan_applications(self) -> None:
         cfg, size = self.cfg, self.size
-        fixed, burst = share_applicants(len(applicant_students(size)), cfg.rates, cfg.rate_seconds, cfg.saturation)
+        available = len(applicant_students(size))
+        # A few applications before any timed phase, the same for the service and the bare relay: the first
+        # records pay for metadata, a producer id and fetch positions, which is start-up, not latency.
+        self.warmup = applications(size, 0, min(WARMUP_APPLICATIONS, available // 10), "warmup")
+        start = len(self.warmup)
+        fixed, burst = share_applicants(available - start, cfg.rates, cfg.rate_seconds, cfg.saturation)
         self.at_rates: list[tuple[float, list[Application]]] = []
-        start = 0
         for rate, count in zip(cfg.rates, fixed, strict=True):
             self.at_rates.append((rate, applications(size, start, count, f"rate{rate_key(rate)}")))
             start += count
@@ -162,7 +169,7 @@ class SizeRun:
         self.echo(f"[{size}] bare relay: consume, produce (idempotent, acks=all), commit at {rates} ...")
         relay, code = references.bare_relay_at_rates(
             self.bootstrap, (own_topics[1], own_topics[2]), cfg.batch_max_records, self.at_rates, 120,
-            cfg.out / f"relay-{size}.log",
+            cfg.out / f"relay-{size}.log", self.warmup,
         )  # fmt: skip
         self.result["bare_relay"] = relay
         self.result["bare_relay_exit_code"] = code
@@ -243,6 +250,10 @@ class SizeRun:
         reader = OutcomeReader(self.bootstrap, [settings.topic(Topic.STATUS), settings.topic(Topic.CERTIFICATES)])
         reader.start()
         try:
+            if self.warmup:
+                sent = publish_paced(self.bootstrap, topic, self.warmup, WARMUP_RATE)
+                reader.wait_for([a.application_id for a in self.warmup], 120)
+                self.result["warmup"] = phase_result(self.warmup, sent, reader, WARMUP_RATE)
             at_rates: dict[str, Any] = {}
             for rate, apps in self.at_rates:
                 self.echo(f"[{size}] applications at {rate:g}/s offered: {len(apps)} over {len(apps) / rate:.1f}s ...")
