@@ -12,7 +12,10 @@ import click
 from rich.console import Console
 
 from bench import report
-from bench.run import BenchConfig, SizeRun, bench_peak_rss_mb, config_json, environment
+from bench.chart import chart
+from bench.config import BenchConfig, bench_peak_rss_mb, config_json, environment
+from bench.run import SizeRun
+from bench.summary import summary
 from clearance.demo.broker import EmbeddedBroker
 from clearance.observability.logging import configure_logging
 
@@ -24,11 +27,26 @@ def _sizes(value: str) -> tuple[int, ...]:
     return sizes
 
 
+def _rates(value: str) -> tuple[float, ...]:
+    try:
+        rates = tuple(float(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        rates = ()
+    if not rates or min(rates) <= 0:
+        raise click.BadParameter("give offered rates as a comma-separated list of positive numbers, e.g. 50,200")
+    return rates
+
+
 @click.command()
 @click.option("--events", "-n", default=100_000, show_default=True, help="Circulation events to project (N).")
 @click.option("--sizes", default="10000,1000000", show_default=True, help="Store sizes in students, comma-separated.")
-@click.option("--rate", default=100.0, show_default=True, help="Offered applications per second (fixed-rate phase).")
-@click.option("--rate-seconds", default=30.0, show_default=True, help="How long the fixed-rate phase offers load.")
+@click.option(
+    "--rates",
+    default="50,200",
+    show_default=True,
+    help="Offered applications per second, one fixed-rate phase each (the service and the bare relay).",
+)
+@click.option("--rate-seconds", default=30.0, show_default=True, help="How long each fixed-rate phase offers load.")
 @click.option("--saturation", default=3000, show_default=True, help="Applications published at once (saturation).")
 @click.option("--partitions", default=6, show_default=True, help="Partitions of every topic the run creates.")
 @click.option("--batch", "batch_max_records", default=500, show_default=True, help="CLEARANCE_BATCH_MAX_RECORDS.")
@@ -47,21 +65,23 @@ def _sizes(value: str) -> tuple[int, ...]:
 @click.option("--keep", is_flag=True, help="Keep the databases the run made.")
 @click.option("--timeout", default=900.0, show_default=True, help="Seconds to wait for one phase to finish.")
 @click.option("--smoke", is_flag=True, help="Tiny N for CI: checks the run and its output, times mean nothing.")
-def main(events: int, sizes: str, rate: float, rate_seconds: float, saturation: int, partitions: int,
+def main(events: int, sizes: str, rates: str, rate_seconds: float, saturation: int, partitions: int,
          batch_max_records: int, out_dir: Path | None, database_url: str | None, bootstrap: str | None,
          profile: bool, prune_retention_seconds: float, keep: bool, timeout: float, smoke: bool) -> None:  # fmt: skip
-    """Measure the raw kafka-python ceiling, circulation projection and applications end to end, at two store sizes."""
+    """Measure the service beside its references (a bare durable consumer, a bare relay), at each store size."""
     configure_logging("console", "warning")
     out = (out_dir or Path("bench-results") / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")).resolve()
     out.mkdir(parents=True, exist_ok=True)
     cfg = BenchConfig(
-        out=out, events=events, sizes=_sizes(sizes), rate=rate, rate_seconds=rate_seconds, saturation=saturation,
-        partitions=partitions, batch_max_records=batch_max_records, database_url=database_url, bootstrap=bootstrap,
-        profile=profile, keep=keep, prune_retention_seconds=prune_retention_seconds, timeout=timeout,
+        out=out, events=events, sizes=_sizes(sizes), rates=_rates(rates), rate_seconds=rate_seconds,
+        saturation=saturation, partitions=partitions, batch_max_records=batch_max_records, database_url=database_url,
+        bootstrap=bootstrap, profile=profile, keep=keep, prune_retention_seconds=prune_retention_seconds,
+        timeout=timeout,
     )  # fmt: skip
     if smoke:
         cfg.smoke_mode()
-    console = Console()
+    # A redirected run (a log, CI) still gets a table wide enough to keep each figure on one line.
+    console = Console(width=None if sys.stdout.isatty() else 132)
     echo = click.echo
     with ExitStack() as stack:
         servers = cfg.bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
@@ -75,13 +95,14 @@ def main(events: int, sizes: str, rate: float, rate_seconds: float, saturation: 
         for size in cfg.sizes:
             results["sizes"][str(size)] = SizeRun(cfg, size, servers, echo).run()
     results["bench_process_peak_rss_mb"] = bench_peak_rss_mb()
-    results["summary"] = report.summary(results["sizes"])
+    results["summary"] = summary(results["sizes"])
     report.write_json(out / "results.json", results)
     where = results["environment"]
-    title = f"{where['database']}, {where['broker']}, N={cfg.events:,}, {where['cpus']} CPUs"
+    title = (f"{where['database']}, {where['broker']}, N={cfg.events:,}, {where['cpus']} CPUs, "
+             f"load average {where['load_average_at_start'][0]} at the start")  # fmt: skip
     if cfg.smoke:
         title += " - SMOKE (figures mean nothing)"
-    report.chart(out / "chart.png", results["sizes"], title)
+    chart(out / "chart.png", results["sizes"], title)
     report.table(console, results)
     echo(f"Results: {out / 'results.json'}\nChart:   {out / 'chart.png'}")
 

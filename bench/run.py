@@ -1,31 +1,26 @@
-"""The benchmark run: for each store size, pre-load, publish, measure the ceiling, the projection and applications."""
+"""The benchmark run: for each store size, pre-load, publish, run the references, then measure the service."""
 
 from __future__ import annotations
 
-import json
-import math
-import os
-import platform
-import resource
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
-from bench import profiling
+from bench import profiling, references
+from bench.config import BenchConfig
+from bench.latency import phase_result, rate_key, share_applicants
 from bench.population import applicant_students
 from bench.preload import preload, row_counts
 from bench.process import ServiceProcess
 from bench.stores import fresh_store
+from bench.summary import size_ratios
 from bench.traffic import OutcomeReader, publish_all, publish_burst, publish_paced
 from bench.workload import Application, CirculationMix, applications
 from clearance.settings import Settings
@@ -35,72 +30,8 @@ from producers.relay import OutboxRelay
 from producers.topics import ensure_topics
 from schemas.registry import Topic
 
-
-@dataclass
-class BenchConfig:
-    """What to run; ``smoke()`` gives the tiny CI configuration."""
-
-    out: Path
-    events: int = 100_000
-    sizes: tuple[int, ...] = (10_000, 1_000_000)
-    rate: float = 100.0
-    rate_seconds: float = 30.0
-    saturation: int = 3_000
-    partitions: int = 6
-    batch_max_records: int = 500
-    database_url: str | None = None
-    bootstrap: str | None = None
-    profile: bool = False
-    keep: bool = False
-    prune_retention_seconds: float = 1.0
-    timeout: float = 900.0
-    seed: int = 2026
-    smoke: bool = False
-
-    def smoke_mode(self) -> BenchConfig:
-        """Tiny figures: proves the run works end to end and writes well-formed output; times mean nothing."""
-        self.smoke = True
-        self.events, self.sizes, self.rate, self.rate_seconds, self.saturation = 300, (200, 400), 20.0, 2.0, 40
-        self.partitions, self.timeout = 3, 180.0
-        return self
-
-
-def percentiles(values: list[float]) -> dict[str, float | None]:
-    """p50, p95, p99 and max of ``values`` (nearest rank), in milliseconds from seconds."""
-    if not values:
-        return {"p50": None, "p95": None, "p99": None, "max": None}
-    ordered = sorted(values)
-
-    def rank(p: float) -> float:
-        index = max(0, min(len(ordered) - 1, math.ceil(p / 100.0 * len(ordered)) - 1))
-        return round(ordered[index] * 1000.0, 2)
-
-    return {"p50": rank(50), "p95": rank(95), "p99": rank(99), "max": round(ordered[-1] * 1000.0, 2)}
-
-
-def _phase_result(
-    apps: list[Application], sent: dict[str, float], reader: OutcomeReader, offered: float | None
-) -> dict:
-    outcomes = {a.application_id: reader.outcomes.get(a.application_id) for a in apps}
-    done = [a for a in apps if outcomes[a.application_id] is not None]
-    latencies = [outcomes[a.application_id].at - sent[a.application_id] for a in done]  # type: ignore[union-attr]
-    wrong = sum(1 for a in done if (outcomes[a.application_id].kind == "cleared") != a.expect_cleared)  # type: ignore[union-attr]
-    certificates = sum(1 for a in done if outcomes[a.application_id].kind == "cleared")  # type: ignore[union-attr]
-    first = min(sent.values()) if sent else 0.0
-    last = max((outcomes[a.application_id].at for a in done), default=first)  # type: ignore[union-attr]
-    seconds = max(last - first, 1e-9)
-    return {
-        "offered_per_second": offered,
-        "applications": len(apps),
-        "decided": len(done),
-        "certificates": certificates,
-        "blocked": len(done) - certificates,
-        "unexpected_outcomes": wrong,
-        "seconds": round(seconds, 3),
-        "decisions_per_second": round(len(done) / seconds, 1),
-        "certificates_per_second": round(certificates / seconds, 1),
-        "latency_ms": percentiles(latencies),
-    }
+WARMUP_APPLICATIONS = 5
+WARMUP_RATE = 50.0
 
 
 def _wait_positions(url: str, topic: str, timeout: float) -> None:
@@ -146,17 +77,6 @@ def _prune(settings: Settings, retention_seconds: float | None) -> dict[str, Any
     }
 
 
-def _ceiling(bootstrap: str, topic: str, count: int, max_poll: int) -> dict[str, Any]:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.ceiling", bootstrap, topic, str(count), str(max_poll)],
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"the ceiling reader failed: {done.stderr[-2000:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    return {k: round(v, 3) for k, v in result.items() if k in ("records", "seconds", "per_second")}
-
-
 @dataclass
 class SizeRun:
     """One store size's run."""
@@ -197,13 +117,62 @@ class SizeRun:
             self.result["circulation_mix"] = dict(sorted(mix.counts.items()))
             self.result["publish_seconds"] = round(published, 2)
 
-            self.echo(f"[{size}] raw ceiling: a bare kafka-python consumer reads the {cfg.events} records ...")
-            self.result["ceiling"] = _ceiling(self.bootstrap, circulation, cfg.events, cfg.batch_max_records)
+            self._plan_applications()
+            self._references(settings, stack, label)
             self._service(settings, stack)
             self._projection(settings)
             self._applications(settings)
             self._finish(settings, engine)
+            self.result["ratios"] = size_ratios(self.result)
         return self.result
+
+    def _plan_applications(self) -> None:
+        cfg, size = self.cfg, self.size
+        available = len(applicant_students(size))
+        # A few applications before any timed phase, the same for the service and the bare relay: the first
+        # records pay for metadata, a producer id and fetch positions, which is start-up, not latency.
+        self.warmup = applications(size, 0, min(WARMUP_APPLICATIONS, available // 10), "warmup")
+        start = len(self.warmup)
+        fixed, burst = share_applicants(available - start, cfg.rates, cfg.rate_seconds, cfg.saturation)
+        self.at_rates: list[tuple[float, list[Application]]] = []
+        for rate, count in zip(cfg.rates, fixed, strict=True):
+            self.at_rates.append((rate, applications(size, start, count, f"rate{rate_key(rate)}")))
+            start += count
+        self.burst = applications(size, start, burst, "burst")
+
+    def _references(self, settings: Settings, stack: ExitStack, label: str) -> None:
+        """The ceiling, the bare durable consumer and the bare relay, before the service starts."""
+        cfg, size, circulation = self.cfg, self.size, settings.topic(Topic.CIRCULATION)
+        self.echo(f"[{size}] raw ceiling: a bare kafka-python consumer reads the {cfg.events} records ...")
+        self.result["ceiling"] = references.ceiling(
+            self.bootstrap, circulation, cfg.events, cfg.batch_max_records, cfg.timeout
+        )
+        # A scratch database beside the store, of the same kind, so the reference never shares the store's locks.
+        scratch = stack.enter_context(fresh_store(cfg.database_url, cfg.out, f"{label}_bare", keep=cfg.keep))
+        mine = settings.topic_prefix + "bench"
+        own_topics = (f"{mine}.bare-applications", f"{mine}.relay-in", f"{mine}.relay-out")
+        references.create_topics(self.bootstrap, own_topics, cfg.partitions)
+        publish_all(self.bootstrap, own_topics[0], [a.record for a in self.burst])
+        self.echo(f"[{size}] bare durable consumer: the {cfg.events} circulation records, "
+                  f"then the {len(self.burst)} saturation applications, into a table of its own ...")  # fmt: skip
+        durable = {
+            "circulation": references.bare_durable(
+                self.bootstrap, circulation, cfg.events, cfg.batch_max_records, scratch, cfg.timeout
+            ),
+            "applications": references.bare_durable(
+                self.bootstrap, own_topics[0], len(self.burst), cfg.batch_max_records, scratch, cfg.timeout
+            ) if self.burst else None,
+            "database": make_url(scratch).get_backend_name(),
+        }  # fmt: skip
+        self.result["bare_durable"] = durable
+        rates = ", ".join(f"{r:g}/s" for r, _ in self.at_rates)
+        self.echo(f"[{size}] bare relay: consume, produce (idempotent, acks=all), commit at {rates} ...")
+        relay, code = references.bare_relay_at_rates(
+            self.bootstrap, (own_topics[1], own_topics[2]), cfg.batch_max_records, self.at_rates, 120,
+            cfg.out / f"relay-{size}.log", self.warmup,
+        )  # fmt: skip
+        self.result["bare_relay"] = relay
+        self.result["bare_relay_exit_code"] = code
 
     def _service(self, settings: Settings, stack: ExitStack) -> None:
         env = {
@@ -262,12 +231,14 @@ class SizeRun:
         seconds = max(p.last_t1 - p.first_t0, 1e-9)
         per_second = p.records / seconds
         ceiling = self.result["ceiling"]["per_second"]
+        bare = self.result["bare_durable"]["circulation"]["per_second"]
         self.result["projection"] = {
             "records": p.records,
             "batches": p.batches,
             "seconds": round(seconds, 3),
             "per_second": round(per_second, 1),
             "us_per_event": round(1e6 / per_second, 1),
+            "ratio_to_bare_durable": round(per_second / bare, 3) if bare else None,
             "ratio_to_ceiling": round(per_second / ceiling, 3) if ceiling else None,
             "rss_mb_at_quarters": [round(marks[m] / 1024, 1) if marks.get(m) else None for m in checkpoints],
         }
@@ -275,26 +246,29 @@ class SizeRun:
     def _applications(self, settings: Settings) -> None:
         cfg, size = self.cfg, self.size
         _wait_positions(settings.database_url, Topic.APPLICATIONS.value, 120)
-        available = len(applicant_students(size))
-        fixed = min(int(cfg.rate * cfg.rate_seconds), available // 2)
-        burst = min(cfg.saturation, available - fixed)
         topic = settings.topic(Topic.APPLICATIONS)
         reader = OutcomeReader(self.bootstrap, [settings.topic(Topic.STATUS), settings.topic(Topic.CERTIFICATES)])
         reader.start()
         try:
-            apps = applications(size, 0, fixed, "rate")
-            self.echo(f"[{size}] applications at {cfg.rate:g}/s offered: {fixed} over {fixed / cfg.rate:.0f}s ...")
-            sent = publish_paced(self.bootstrap, topic, apps, cfg.rate)
-            reader.wait_for([a.application_id for a in apps], 120)
-            self.result["applications_fixed_rate"] = _phase_result(apps, sent, reader, cfg.rate)
+            if self.warmup:
+                sent = publish_paced(self.bootstrap, topic, self.warmup, WARMUP_RATE)
+                reader.wait_for([a.application_id for a in self.warmup], 120)
+                self.result["warmup"] = phase_result(self.warmup, sent, reader, WARMUP_RATE)
+            at_rates: dict[str, Any] = {}
+            for rate, apps in self.at_rates:
+                self.echo(f"[{size}] applications at {rate:g}/s offered: {len(apps)} over {len(apps) / rate:.1f}s ...")
+                sent = publish_paced(self.bootstrap, topic, apps, rate)
+                reader.wait_for([a.application_id for a in apps], 120)
+                at_rates[rate_key(rate)] = phase_result(apps, sent, reader, rate)
+            self.result["applications_fixed_rates"] = at_rates
 
-            apps = applications(size, fixed, burst, "burst")
-            self.echo(f"[{size}] applications at saturation: {burst} published at once ...")
+            apps = self.burst
+            self.echo(f"[{size}] applications at saturation: {len(apps)} published at once ...")
             sampler = self._sampler("applications")
             sent = publish_burst(self.bootstrap, topic, apps)
             reader.wait_for([a.application_id for a in apps], cfg.timeout)
             self._profiled(sampler, "applications")
-            self.result["applications_saturation"] = _phase_result(apps, sent, reader, None)
+            self.result["applications_saturation"] = phase_result(apps, sent, reader, None)
         finally:
             reader.stop()
 
@@ -315,36 +289,3 @@ class SizeRun:
         time.sleep(self.cfg.prune_retention_seconds + 0.5)
         short = _prune(settings, self.cfg.prune_retention_seconds)
         self.result["pruning"] = {"before": before, "default_retention": default, "short_retention": short}
-
-
-def environment(cfg: BenchConfig, bootstrap: str, embedded: bool) -> dict[str, Any]:
-    """Where the figures were taken."""
-    load = os.getloadavg()
-    return {
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "load_average_at_start": [round(x, 2) for x in load],
-        "broker": "embedded Tansu" if embedded else bootstrap,
-        "database": "sqlite (files in the output folder)" if not cfg.database_url
-        or cfg.database_url.startswith("sqlite") else _redact(cfg.database_url),
-    }  # fmt: skip
-
-
-def _redact(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def bench_peak_rss_mb() -> float:
-    """The benchmark process's own peak RSS (it holds the generated records)."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-def config_json(cfg: BenchConfig) -> dict[str, Any]:
-    values = asdict(cfg)
-    values["out"] = str(cfg.out)
-    values["database_url"] = _redact(cfg.database_url) if cfg.database_url else None
-    return values

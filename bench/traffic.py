@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -42,12 +42,29 @@ class Outcome:
     at: float
 
 
+def service_outcome(event: dict) -> tuple[str, str] | None:
+    """(application id, kind) of a certificate or a final status the service published; None otherwise."""
+    data = event.get("data") or {}
+    if event.get("type") == "clearance.certificate.issued":
+        return data["certificate"]["application_id"], "cleared"
+    if event.get("type") == "clearance.status.changed" and data.get("status") not in ("pending", "cleared"):
+        return data["application_id"], data["status"]
+    return None
+
+
+def relayed_application(event: dict) -> tuple[str, str] | None:
+    """(application id, "relayed") of an application the bare relay copied to its output topic."""
+    application_id = (event.get("data") or {}).get("application_id")
+    return (application_id, "relayed") if application_id else None
+
+
 @dataclass
 class OutcomeReader:
-    """Reads the status and certificate topics from their current end, in a thread, noting when outcomes arrive."""
+    """Reads output topics from their current end, in a thread, noting when each application's outcome arrives."""
 
     bootstrap: str
     topics: Sequence[str]
+    classify: Callable[[dict], tuple[str, str] | None] = service_outcome
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     messages: int = 0
 
@@ -81,14 +98,9 @@ class OutcomeReader:
 
     def _note(self, event: dict, now: float) -> None:
         self.messages += 1
-        data = event.get("data") or {}
-        if event.get("type") == "clearance.certificate.issued":
-            application_id, kind = data["certificate"]["application_id"], "cleared"
-        elif event.get("type") == "clearance.status.changed" and data.get("status") not in ("pending", "cleared"):
-            application_id, kind = data["application_id"], data["status"]
-        else:
-            return
-        self.outcomes.setdefault(application_id, Outcome(kind, now))
+        found = self.classify(event)
+        if found is not None:
+            self.outcomes.setdefault(found[0], Outcome(found[1], now))
 
     def wait_for(self, application_ids: Sequence[str], timeout: float) -> int:
         """Wait until every application has an outcome (or the timeout); return how many have one."""
