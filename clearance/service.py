@@ -12,8 +12,8 @@ from clearance.observability.observer import NullObserver, Observer
 from clearance.services.results import Context
 from clearance.settings import Settings
 from clearance.store.engine import Database
-from clearance.verification.publisher import StatusListPublisher
 from clearance.store.migrate import upgrade
+from clearance.verification.publisher import StatusListPublisher
 from consumers.loop import ConsumerLoop
 from consumers.streams import Streams
 from consumers.sweeper import PendingSweeper
@@ -84,7 +84,7 @@ class Service:
             trust_rules=len(self.streams.trust.rules) if self.streams.trust is not None else None,
         )
         if self.streams.trust is None:
-            log.warning("running_open", why="no CLEARANCE_TRUST_FILE: every event on the shared topics is believed (G11)")
+            log.warning("running_open", why="no CLEARANCE_TRUST_FILE: every inbound topic's writer is believed (G11)")
 
     def _spawn(self, name: str, target: Callable[[], None]) -> None:
         def guarded() -> None:

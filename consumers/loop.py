@@ -247,7 +247,9 @@ class ConsumerLoop(Worker):
         while True:
             try:
                 with self.unit_of_work() as uow:
-                    result = handle_batch(uow, events, letters, self.context, positions=positions, sources=self._sources)
+                    result = handle_batch(
+                        uow, events, letters, self.context, positions=positions, sources=self._sources
+                    )
                     uow.commit()
                 break
             except Exception as exc:

@@ -232,8 +232,11 @@ def serve(host: str, port: int, migrate: bool) -> None:
     if migrate:
         upgrade(settings.database_url)
     app = create_app(settings, public_keys=keys)
-    click.echo(f"Serving the verification service on http://{host}:{port} "
-               f"(certificates' QR codes open {settings.verify_base_url}/c/...); Ctrl-C stops it", err=True)  # fmt: skip
+    click.echo(
+        f"Serving the verification service on http://{host}:{port} "
+        f"(certificates' QR codes open {settings.verify_base_url}/c/...); Ctrl-C stops it",
+        err=True,
+    )
     # No access log: the page's URL carries the certificate's token.
     uvicorn.run(app, host=host, port=port, access_log=False, log_config=None, server_header=False)
 

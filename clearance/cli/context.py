@@ -24,6 +24,7 @@ from clearance.settings import Settings
 DEMO_HOME = Path("clearance-demo")
 DEMO_DATABASE = "clearance.db"
 DEMO_KEYS = "keys"
+DEMO_TRUST = "trust.toml"
 
 # The commands that may bring a database into being (they migrate it), and those that never open one;
 # every other command reads the database, and must find it.
@@ -47,10 +48,13 @@ def resolve_settings(cwd: Path | None = None) -> tuple[Settings, Path | None]:
     if home is None or {"database_url", "key_dir"} & settings.model_fields_set:
         return settings, None
     relative = home.relative_to(cwd or Path.cwd())
-    demo = settings.model_copy(
-        update={"database_url": f"sqlite:///{relative / DEMO_DATABASE}", "key_dir": relative / DEMO_KEYS}
-    )
-    return demo, relative
+    update: dict[str, object] = {
+        "database_url": f"sqlite:///{relative / DEMO_DATABASE}",
+        "key_dir": relative / DEMO_KEYS,
+    }
+    if "trust_file" not in settings.model_fields_set and (home / DEMO_TRUST).is_file():
+        update["trust_file"] = relative / DEMO_TRUST  # the producers the demo bound to their topics
+    return settings.model_copy(update=update), relative
 
 
 def sqlite_file(database_url: str) -> Path | None:

@@ -21,8 +21,8 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from clearance.demo.broker import BrokerError
 from clearance.config.trust_file import TrustFileError
+from clearance.demo.broker import BrokerError
 from clearance.domain.policy import PolicyError
 from clearance.settings import Settings
 from clearance.signing.keys import KeyRingError

@@ -23,6 +23,7 @@ from clearance.bootstrap import create_service
 from clearance.demo.broker import EmbeddedBroker
 from clearance.demo.eventfactory import record_of, topic_of
 from clearance.demo.simulation import GraduationPeriod, Student, simulate
+from clearance.demo.trust import forged_return, stream_of, write_trust_file
 from clearance.observability.logging import configure_logging, quiet_libraries
 from clearance.service import Service
 from clearance.settings import Settings
@@ -39,7 +40,7 @@ class _Outputs:
         self.consumer = KafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None, enable_auto_commit=False
         )
-        topics = [settings.topic(Topic.STATUS), settings.topic(Topic.CERTIFICATES)]
+        topics = [settings.topic(Topic.STATUS), settings.topic(Topic.CERTIFICATES), settings.topic(Topic.DEAD_LETTER)]
         # Partitions as the broker has them: a topic may predate this run's partition setting.
         self.consumer.assign(
             [TopicPartition(t, p) for t in topics for p in sorted(self.consumer.partitions_for_topic(t) or ())]
@@ -48,10 +49,16 @@ class _Outputs:
         self.statuses: dict[str, list[dict[str, Any]]] = {}
         self.issued: dict[str, dict[str, Any]] = {}
         self.revoked: dict[str, dict[str, Any]] = {}
+        # Dead letters by the id of the event they hold, with the headers that say why.
+        self.refused: dict[str, dict[str, str]] = {}
 
     def read(self) -> None:
         for records in self.consumer.poll(timeout_ms=200).values():
             for record in records:
+                if record.topic == self.settings.topic(Topic.DEAD_LETTER):
+                    headers = {k: v.decode("utf-8", "replace") for k, v in record.headers}
+                    self.refused[_event_id(record.value)] = headers
+                    continue
                 event = json.loads(record.value)
                 data = event["data"]
                 if event["type"] == "clearance.status.changed":
@@ -83,7 +90,8 @@ def _publish(producer: KafkaProducer, settings: Settings, events: Iterable[dict[
     for topic in sorted(by_topic, key=order.__getitem__):
         for event in by_topic[topic]:
             key, value = record_of(event)
-            producer.send(settings.topic(topic), key=key, value=value)
+            # Each producer writes its own topic, which the trust file binds it to (G11).
+            producer.send(settings.topic_prefix + stream_of(event), key=key, value=value)
             count += 1
         producer.flush()
     return count
@@ -157,7 +165,10 @@ def run_demo(*, students: int, out_dir: Path, seed: int, timeout: float) -> int:
             relay_idle_seconds=0.02,
             log_format="console",
             log_level="warning",
+            trust_file=write_trust_file(out_dir / "trust.toml", [*period.phase1, *period.phase2]),
         )
+        click.echo(f"Producer trust: {settings.trust_file} binds each library, the deposit desk and the "
+                   "registrar to its own topic.")  # fmt: skip
         click.echo(f"Starting the service on {broker.bootstrap_servers} with {settings.database_url} ...")
         service = create_service(settings)
         service.prepare()
@@ -205,6 +216,7 @@ def _play(
         lambda: _counts(outputs, students),
     )
     if decided:
+        _forge(period, settings, outputs, producer, deadline)
         click.echo(f"Phase 2: books returned, fines paid, deposits corrected, links and withdrawals "
                    f"({len(period.phase2)} events) ...")  # fmt: skip
         _publish(producer, settings, period.phase2)
@@ -215,6 +227,38 @@ def _play(
     producer.close()
     outputs.read()
     return _summarise(period, settings, outputs, out_dir, time.monotonic() - started)
+
+
+def _forge(
+    period: GraduationPeriod, settings: Settings, outputs: _Outputs, producer: KafkaProducer, deadline: float
+) -> None:
+    """One library claims back another library's loan of a blocked student: the service must refuse it."""
+    blocked = next((s for s in period.students if s.case == "blocked_loan"), None)
+    if blocked is None:
+        return
+    patrons = {e["data"]["patron_id"] for e in period.phase1
+               if e["type"] == "library.patron.linked" and e["data"]["student_id"] == blocked.student_id}  # fmt: skip
+    forged = forged_return(period.phase1, dict.fromkeys(patrons, blocked.student_id))
+    if forged is None:
+        return
+    click.echo(f"A forgery: {forged['source']} returns {blocked.full_name}'s loan {forged['data']['loan_id']} "
+               f"of library {forged['data']['library_id']} ...")  # fmt: skip
+    _publish(producer, settings, [forged])
+    while forged["id"] not in outputs.refused and time.monotonic() < deadline:
+        outputs.read()
+    why = outputs.refused.get(forged["id"])
+    if why is None:
+        click.echo("  the forgery was not refused in time")
+        return
+    click.echo(f"  refused as {why.get('error-kind')}: {why.get('error-message')}")
+
+
+def _event_id(value: bytes | None) -> str:
+    try:
+        found = json.loads(value or b"").get("id")
+    except (ValueError, AttributeError):
+        return ""
+    return found if isinstance(found, str) else ""
 
 
 def _is_application(event: dict[str, Any]) -> bool:

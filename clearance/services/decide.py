@@ -70,7 +70,8 @@ def decide(
         return
     policy = ctx.policy()
     states = uow.states.student_states(list(applications))
-    cleared = [t.application.application_id for apps in applications.values() for t in apps if t.status is Status.CLEARED]
+    cleared = [t.application.application_id for apps in applications.values() for t in apps
+               if t.status is Status.CLEARED]  # fmt: skip
     certificates = uow.decisions.certificates_for(cleared)
     plans: list[_Plan] = []
     for student_id in students:

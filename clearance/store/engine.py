@@ -77,7 +77,7 @@ class Database:
         url = self.engine.url
         if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
             return
-        handle = open(f"{url.database}.lock", "ab")  # noqa: SIM115 - held until close()
+        handle = open(f"{url.database}.lock", "ab")  # held until close()
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

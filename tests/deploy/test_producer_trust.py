@@ -360,7 +360,8 @@ def test_the_readme_publishes_each_event_as_a_producer_allowed_to_and_the_trust_
     acls = kubernetes_acls()
     for user, topic, _key, event in records:
         assert allowed(acls, f"User:{user}", "Write", "topic", topic), f"{user} may not write {topic}"
-        assert admits(_POLICY, topic, event), f"the trust file refuses {event['type']} from {event['source']} on {topic}"
+        refused = f"the trust file refuses {event['type']} from {event['source']} on {topic}"
+        assert admits(_POLICY, topic, event), refused
 
 
 def test_the_readme_reads_the_decisions_as_the_registrar_may() -> None:

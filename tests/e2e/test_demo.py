@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,11 @@ def test_the_demo_reaches_every_expected_outcome_and_leaves_verifiable_certifica
     expected_cleared = sum(s.expected_status == "cleared" for s in simulate(40, 7).students)
     assert summary["final_status"]["cleared"] == expected_cleared
     assert summary["mismatches"] == []
+    # Every producer on its own topic under the demo's trust file, and the one forgery refused (G11).
+    connection = sqlite3.connect(tmp_path / "clearance.db")
+    kinds = connection.execute("SELECT error_kind, origin_topic FROM dead_letters").fetchall()
+    connection.close()
+    assert [kind for kind, _topic in kinds] == ["unauthorized"]
     files = sorted((tmp_path / "certificates").glob("*.json"))
     assert len(files) == summary["certificates_issued"] > 0
     jwks = KeyRing(tmp_path / "keys").jwks()

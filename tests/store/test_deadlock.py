@@ -51,7 +51,8 @@ def test_a_withdrawal_racing_a_return_for_one_student_never_deadlocks(context: C
                     registrar.application_submitted(application, student, full_name="Siti", faculty="Teknik",
                                                     program="Sipil"),
                 ])()  # fmt: skip
-                withdrawal = apply([registrar.application_withdrawn(application, student, time=T0 + timedelta(hours=2))])
+                withdrawn = registrar.application_withdrawn(application, student, time=T0 + timedelta(hours=2))
+                withdrawal = apply([withdrawn])
                 ret = apply([library.loan_returned("central", f"L{i}", patron, T0 + timedelta(hours=1),
                                                    time=T0 + timedelta(hours=1))])  # fmt: skip
                 threads = [threading.Thread(target=withdrawal), threading.Thread(target=ret)]

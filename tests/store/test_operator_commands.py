@@ -201,6 +201,8 @@ def test_status_says_when_the_service_runs_open_and_names_the_trust_file_otherwi
     open_ = _cli(database_url, "status", "--no-broker", CLEARANCE_KAFKA_BOOTSTRAP_SERVERS=unreachable)
     assert "Producer trust: OPEN" in open_.output
     trust = tmp_path / "trust.toml"
-    trust.write_text('[[rule]]\ntopic = "thesis.deposits.etd"\nsources = ["urn:repository:etd"]\ntypes = ["thesis.*"]\n')
+    trust.write_text(
+        '[[rule]]\ntopic = "thesis.deposits.etd"\nsources = ["urn:repository:etd"]\ntypes = ["thesis.*"]\n'
+    )
     bound = _cli(database_url, "status", "--no-broker", CLEARANCE_TRUST_FILE=str(trust))
     assert f"Producer trust: {trust}" in bound.output

@@ -56,7 +56,7 @@ def test_ids_with_quotes_and_percent_signs_are_plain_data(session_factory) -> No
 
 def test_counters_count_up_from_one_per_name(session_factory) -> None:
     with SqlUnitOfWork(session_factory) as uow:
-        values = [uow.decisions.take_values("certificate:2026-2", 1), uow.decisions.take_values("certificate:2026-2", 1)]
+        values = [uow.decisions.take_values("certificate:2026-2", 1) for _ in range(2)]
         other = uow.decisions.take_values("certificate:2027-1", 1)
         uow.commit()
     assert values == [1, 2]

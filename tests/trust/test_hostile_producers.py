@@ -138,8 +138,9 @@ def test_one_library_speaking_for_another_librarys_loan_is_refused(trusted) -> N
 
 def test_a_snapshot_of_another_library_is_refused(trusted) -> None:
     harness, producers = trusted
-    forged = teknik.event("library.patron.snapshot", "PF3", {"patron_id": "PF3", "library_id": "central",
-                          "as_of": T0.isoformat(), "open_loans": [], "fine_balance": "0", "currency": "IDR"})  # fmt: skip
+    snapshot = {"patron_id": "PF3", "library_id": "central", "as_of": T0.isoformat(), "open_loans": [],
+                "fine_balance": "0", "currency": "IDR"}  # fmt: skip
+    forged = teknik.event("library.patron.snapshot", "PF3", snapshot)
     _blocked_then_forged(harness, producers, "F3", "library.circulation.fk-teknik", forged)
 
 

@@ -20,7 +20,6 @@ from clearance.domain.states import (
     Fine,
     IssuedCertificate,
     Loan,
-    LoanStatus,
     PatronLink,
     PatronSnapshot,
     Payment,
@@ -114,23 +113,28 @@ class FakeStates:
         result = {}
         for student in student_ids:
             patrons = {k for k, link in self.store.states[PatronLink].items() if link.student_id == student}
-            fines = tuple(sorted((f for k, f in self.store.states[Fine].items() if (k[0], f.patron_id) in patrons),
-                                 key=lambda f: (f.library_id, f.fine_id)))  # fmt: skip
+            fines = tuple(sorted(
+                (f for f in self.store.states[Fine].values() if (f.library_id, f.patron_id) in patrons),
+                key=lambda f: (f.library_id, f.fine_id),
+            ))
+            loans = tuple(sorted(
+                (loan for loan in self.store.states[Loan].values()
+                 if (loan.library_id, loan.patron_id) in patrons and loan.outstanding),
+                key=lambda x: (x.library_id, x.loan_id),
+            ))
+            deposits = tuple(sorted(
+                (d for d in self.store.states[Deposit].values() if d.student_id == student), key=lambda d: d.deposit_id
+            ))
             snapshots = tuple(s for k, s in self.store.states[PatronSnapshot].items() if k in patrons)
             fine_keys = {(f.library_id, f.fine_id) for f in fines}
+            payments = tuple(p for k, p in self.store.payments.items() if (k[0], k[1]) in fine_keys)
             result[student] = StudentState(
-                loans=tuple(sorted(
-                    (loan for loan in self.store.states[Loan].values()
-                     if (loan.library_id, loan.patron_id) in patrons and loan.status in (LoanStatus.OPEN, LoanStatus.LOST)),
-                    key=lambda x: (x.library_id, x.loan_id))),  # fmt: skip
+                loans=loans,
                 fines=fines,
-                deposits=tuple(sorted((d for d in self.store.states[Deposit].values() if d.student_id == student),
-                                      key=lambda d: d.deposit_id)),  # fmt: skip
+                deposits=deposits,
                 trainings=tuple(t for k, t in self.store.trainings.items() if (k[0], k[1]) in patrons),
                 snapshots=snapshots,
-                payments=tuple(p for k, p in self.store.payments.items() if (k[0], k[1]) in fine_keys)
-                if snapshots
-                else (),
+                payments=payments if snapshots else (),
             )
         return result
 
