@@ -167,3 +167,11 @@ def test_the_readme_s_first_events_follow_the_contract_and_clear_the_student(tmp
         uow.commit()
     engine.dispose()
     assert result.outcomes == {"cleared": 1} and len(result.issued) == 1
+
+
+def test_the_public_verifier_mounts_no_signing_key_only_the_jwk_set() -> None:
+    services = _compose()["services"]
+    verify = services["verify"]
+    assert not any(str(v).startswith("clearance-keys:") for v in verify.get("volumes", []))
+    assert verify["environment"]["CLEARANCE_JWKS_FILE"].startswith("/var/lib/clearance/public/")
+    check_cli_invocation(services["jwks"]["command"])
