@@ -25,7 +25,12 @@ def _read(path: Path) -> bytes:
 
 
 def _unreadable(message: str) -> NoReturn:
-    click.echo(f"UNREADABLE: {message}", err=True)
+    context = click.get_current_context(silent=True)
+    if context is not None and context.params.get("as_json"):
+        # --json promises JSON whatever the verdict: a script reading stdout gets one object.
+        click.echo(json.dumps({"valid": False, "verdict": "unreadable", "reason": message}, ensure_ascii=False))
+    else:
+        click.echo(f"UNREADABLE: {message}", err=True)
     sys.exit(UNREADABLE)
 
 

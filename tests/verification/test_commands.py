@@ -128,3 +128,14 @@ def test_an_unknown_number_is_refused_plainly(issuer, cli_env, tmp_path) -> None
     result = CliRunner().invoke(main, ["certificate", "vc", "BP/0000/0000000"], env=cli_env)
     assert result.exit_code == 1
     assert "no certificate 'BP/0000/0000000'" in result.output
+
+
+@pytest.mark.parametrize("content", ["{", '{"certificate": "x"}'])
+def test_json_output_is_json_for_an_unreadable_input_too(content: str, tmp_path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(content, encoding="utf-8")
+    jwks = _write(tmp_path / "jwks.json", {"keys": []})
+    result = _run("verify", "--json", str(path), "--jwks", str(jwks))
+    assert result.exit_code == 2
+    verdict = json.loads(result.stdout)
+    assert verdict["valid"] is False and verdict["verdict"] == "unreadable" and verdict["reason"]
