@@ -17,7 +17,8 @@ from typing import Any
 
 import consumers.loop as loop_module
 from clearance.bootstrap import create_service
-from clearance.cli.context import CliContext
+from clearance.observability.logging import configure_logging
+from clearance.settings import Settings
 from clearance.store.unit_of_work import SqlUnitOfWork
 from consumers.loop import ConsumerLoop
 from consumers.offsets import SourceOffsetReader
@@ -77,7 +78,8 @@ def _instrument() -> None:
 
 def main() -> None:
     """Run the service until SIGTERM, reporting batches on stdout."""
-    settings = CliContext().settings
+    settings = Settings()  # as `clearance run` reads them: CLEARANCE_* from the environment
+    configure_logging(settings.log_format, settings.log_level, secrets=settings.secrets())
     _instrument()
     service = create_service(settings)
     service.prepare()
