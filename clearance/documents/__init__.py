@@ -1,1 +1,1 @@
-"""documents"""
+"""The certificate as documents: the PDF letter, the Verifiable Credential, the DID document, status lists."""
