@@ -16,12 +16,12 @@ import uuid
 from kafka import KafkaConsumer
 
 
-def read(bootstrap: str, topic: str, count: int, max_poll_records: int, timeout: float = 300.0) -> dict[str, float]:
-    """Read ``count`` records of ``topic`` from the beginning; return the timing."""
-    consumer = KafkaConsumer(
+def reader(bootstrap: str, topic: str, max_poll_records: int, group: str, **options: object) -> KafkaConsumer:
+    """A consumer of ``topic`` from its beginning, in a group of its own, with the benchmark's fetch sizes."""
+    return KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap.split(","),
-        group_id=f"bench-ceiling-{uuid.uuid4().hex[:8]}",
+        group_id=f"{group}-{uuid.uuid4().hex[:8]}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=max_poll_records,
@@ -29,7 +29,13 @@ def read(bootstrap: str, topic: str, count: int, max_poll_records: int, timeout:
         heartbeat_interval_ms=1000,
         fetch_max_bytes=64 * 1024 * 1024,
         max_partition_fetch_bytes=16 * 1024 * 1024,
+        **options,
     )
+
+
+def read(bootstrap: str, topic: str, count: int, max_poll_records: int, timeout: float = 300.0) -> dict[str, float]:
+    """Read ``count`` records of ``topic`` from the beginning; return the timing."""
+    consumer = reader(bootstrap, topic, max_poll_records, "bench-ceiling")
     seen = 0
     first: float | None = None
     deadline = time.monotonic() + timeout

@@ -17,12 +17,12 @@ import json
 import sqlite3
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
-from kafka import KafkaConsumer
 from sqlalchemy.engine import make_url
+
+from bench.ceiling import reader
 
 TABLE = "bench_bare_events"
 _CREATE = (
@@ -88,19 +88,7 @@ def consume(
 ) -> dict[str, float]:
     """Consume ``count`` records of ``topic`` from the beginning into the reference table; return the timing."""
     write, close = open_table(url)
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap.split(","),
-        group_id=f"bench-durable-{uuid.uuid4().hex[:8]}",
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_poll_records=max_poll_records,
-        session_timeout_ms=6000,
-        heartbeat_interval_ms=1000,
-        fetch_max_bytes=64 * 1024 * 1024,
-        max_partition_fetch_bytes=16 * 1024 * 1024,
-        fetch_max_wait_ms=50,
-    )
+    consumer = reader(bootstrap, topic, max_poll_records, "bench-durable", fetch_max_wait_ms=50)
     seen = polls = 0
     first: float | None = None
     deadline = time.monotonic() + timeout
