@@ -83,6 +83,8 @@ class ConsumerLoop(Worker):
         self._topic_ids: dict[str, str] = {}
         self._sources: SourceOffsets | None = None
         self._reported_at = 0.0
+        self._subscribed: list[str] = []
+        self._checked_at = 0.0
 
     def group_id(self) -> str:
         # One group per inbound topic: a rebalance on one topic never stalls the others.
@@ -103,19 +105,38 @@ class ConsumerLoop(Worker):
             max_partition_fetch_bytes=16 * 1024 * 1024,
             fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
         )
-        consumer.subscribe(pattern=self.streams.pattern(self.topic))
+        # The topics by name, not by pattern: a pattern subscription rejoins the group in place when a topic
+        # appears, and the embedded broker (Tansu) can leave that rejoin's SyncGroup unanswered for good.
+        self._subscribed = self.offsets.family_topics(self.topic)
+        consumer.subscribe(topics=self._subscribed)
+        self._checked_at = time.monotonic()
         return consumer
 
-    def run(self) -> None:
-        """Poll, apply and commit until stopped; then commit what was applied and leave the group."""
-        consumer: KafkaConsumer | None = None
-        while consumer is None and not self.stop.is_set():
+    def _topics_changed(self) -> bool:
+        """Whether a stream of the family appeared (or went) since the consumer subscribed; checked once a refresh."""
+        if time.monotonic() - self._checked_at < self.settings.kafka_metadata_max_age_ms / 1000:
+            return False
+        self._checked_at = time.monotonic()
+        current = self.offsets.family_topics(self.topic)
+        if current == self._subscribed:
+            return False
+        self.log.info("topics_changed", subscribed=self._subscribed, now=current)
+        return True
+
+    def _connect(self) -> KafkaConsumer | None:
+        """A consumer in the group, waiting out an unreachable broker; None when stopped first."""
+        while not self.stop.is_set():
             try:
-                consumer = self._consumer()
+                return self._consumer()
             except KafkaError as exc:
                 delay = self.backoff.next_delay()
                 self.log.warning("broker_unreachable", error=str(exc), retry_in=round(delay, 2))
                 self.stop.wait(delay)
+        return None
+
+    def run(self) -> None:
+        """Poll, apply and commit until stopped; then commit what was applied and leave the group."""
+        consumer = self._connect()
         if consumer is None:
             return
         self.backoff.reset()
@@ -127,6 +148,13 @@ class ConsumerLoop(Worker):
                     self.process(consumer, batch)
                 else:
                     self._report_idle_positions(consumer)
+                if self._topics_changed():
+                    # Everything applied is committed: a new member, subscribed to the new list, joins afresh.
+                    consumer.close(autocommit=False)
+                    renewed = self._connect()
+                    if renewed is None:
+                        return
+                    consumer = renewed
         finally:
             consumer.close(autocommit=False)
             self.offsets.close()

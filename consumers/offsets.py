@@ -128,6 +128,17 @@ class SourceOffsetReader:
             self._listed_at = time.monotonic()
         return self._names
 
+    def family_topics(self, family: Topic) -> list[str]:
+        """The deployed names of ``family``'s streams on the broker now (its shared topic at least)."""
+        pattern = re.compile(self.streams.pattern(family))
+        try:
+            listed = self._topics()
+        except Exception as exc:  # the broker could not list them: keep reading what is known
+            log.warning("topics_unlisted", error=repr(exc)[:200])
+            self.close()
+            listed = self._names
+        return sorted({self.settings.topic(family), *(name for name in listed if pattern.match(name))})
+
     def topic_ids(self) -> dict[str, str | None]:
         """The broker's id of each stream read (stream name to id; None where it has none)."""
         names = self._topics()

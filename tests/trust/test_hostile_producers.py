@@ -8,7 +8,7 @@ after, still decide.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -208,17 +208,23 @@ types = ["library.*"]
                                    trust_file=tmp_path / "trust.toml", kafka_metadata_max_age_ms=2000))  # fmt: skip
     harness.start()
     producers = Producers(harness)
+    def applied(event: dict) -> Callable[[object], bool]:
+        def check(_: object) -> bool:
+            with SqlUnitOfWork(harness.services[0].session_factory) as uow:
+                return bool(uow.inbox.seen([(event["source"], event["id"])]))
+
+        return check
+
     try:
+        # The service runs and reads its topics...
+        known = central.patron_linked("central", "PN0", "SN0")
+        producers.send("library.circulation.central", known)
+        harness.wait_for(applied(known), timeout=40, what="an event on a known topic applied")
+        # ...then a partner's topic appears: it does not exist until its producer first writes.
         partner = EventFactory("urn:library:partner-ui", lambda: T0)
-        # The topic does not exist until its producer first writes (the broker creates it then).
         linked = partner.patron_linked("partner-ui", "PN1", "SN1")
         producers.send("library.circulation.partner-ui", linked)
-
-        def applied(_: object) -> bool:
-            with SqlUnitOfWork(harness.services[0].session_factory) as uow:
-                return bool(uow.inbox.seen([(linked["source"], linked["id"])]))
-
-        harness.wait_for(applied, timeout=60, what="the event on the new topic applied")
+        harness.wait_for(applied(linked), timeout=40, what="the event on the new topic applied")
     finally:
         producers.close()
         harness.stop()

@@ -86,6 +86,9 @@ def test_rotation_refuses_a_key_directory_others_can_read(tmp_path) -> None:
 def test_the_keys_commands_rotate_and_retire(tmp_path) -> None:
     env = {"CLEARANCE_KEY_DIR": str(tmp_path / "keys"), "CLEARANCE_LOG_FORMAT": "console"}
     runner = CliRunner()
+    # keys jwks never makes a key (a genuine certificate would later be called forged): rotate makes the first.
+    assert runner.invoke(main, ["keys", "jwks"], env=env).exit_code == 1
+    assert runner.invoke(main, ["keys", "rotate"], env=env).exit_code == 0
     first = json.loads(runner.invoke(main, ["keys", "jwks"], env=env).stdout)["keys"][0]["kid"]
     rotated = runner.invoke(main, ["keys", "rotate", "--key-id", "2026-b"], env=env)
     assert rotated.exit_code == 0, rotated.output
