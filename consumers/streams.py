@@ -1,10 +1,10 @@
 """Which deployed topics each inbound family is read from: its shared topic and its per-producer topics.
 
-A per-producer topic ``<topic>.<producer>`` (SPEC §4.2) is read when the trust
-file names it (a glob may name several); without a trust file only the shared
-topics are read. Consumers subscribe by pattern, so a per-producer topic made
-after the service started is picked up at the next metadata refresh
-(``CLEARANCE_KAFKA_METADATA_MAX_AGE_MS``).
+A per-producer topic ``<topic>.<producer>`` (docs/contract.md#topics) is read when
+the trust file names it (a glob may name several); without a trust file only the
+shared topics are read. The consumer loops list the matching topics on the broker
+again every ``CLEARANCE_KAFKA_METADATA_MAX_AGE_MS`` and start a fresh consumer when
+one appears, so a per-producer topic made after the service started is read too.
 """
 
 from __future__ import annotations
