@@ -6,6 +6,16 @@ topic = "library.circulation.fk-teknik"
 sources = ["urn:library:fk-teknik"]
 types = ["library.*"]
 library_ids = ["fk-teknik"]
+
+[[rule]]
+topic = "thesis.deposits.etd"
+sources = ["urn:repository:etd"]
+types = ["thesis.deposit.*"]
+
+[[rule]]
+topic = "graduation.applications.registrar"
+sources = ["urn:academic:*"]
+types = ["graduation.application.*"]
 ```
 
 Every key is checked at start: an unknown one, a missing one or a value of the
