@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import structlog
 
+from clearance.doorbell import Doorbell
 from clearance.observability.metrics import ServiceMetrics
 from clearance.observability.observer import NullObserver, Observer
 from clearance.services.results import Context
@@ -61,14 +62,17 @@ class Service:
         self.database.claim()
         self.stop_event.clear()
         self.crashed = False
+        # The writers of the outbox wake the relay when they commit, instead of it finding the rows at its next poll.
+        doorbell = Doorbell()
         for topic in INBOUND_TOPICS:
             loop = ConsumerLoop(self.settings, topic, self.session_factory, self.context, self.stop_event,
-                                observer=self.observer, streams=self.streams)  # fmt: skip
+                                observer=self.observer, streams=self.streams, doorbell=doorbell)  # fmt: skip
             self._spawn(f"consume-{topic.value}", loop.run)
         sweeper = PendingSweeper(self.settings, self.session_factory, self.context, self.stop_event,
-                                 observer=self.observer, streams=self.streams)  # fmt: skip
+                                 observer=self.observer, streams=self.streams, doorbell=doorbell)  # fmt: skip
         self._spawn("freshness-sweeper", sweeper.run)
-        relay = OutboxRelay(self.settings, self.session_factory, self.stop_event, observer=self.observer)
+        relay = OutboxRelay(self.settings, self.session_factory, self.stop_event, observer=self.observer,
+                            doorbell=doorbell)  # fmt: skip
         self._spawn("relay", relay.run)
         lists = StatusListPublisher(self.settings, self.session_factory, self.stop_event, self.context.signing_key)
         self._spawn("status-lists", lists.run)

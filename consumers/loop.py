@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from clearance.domain.admission import future_stamps
 from clearance.domain.freshness import SourceOffsets
+from clearance.doorbell import Doorbell
 from clearance.observability.observer import Observer
 from clearance.services.batch import handle_batch
 from clearance.services.results import BatchResult, Context, DeadLetter, ServiceFault
@@ -70,9 +71,12 @@ class ConsumerLoop(Worker):
         stop: threading.Event,
         observer: Observer | None = None,
         streams: Streams | None = None,
+        doorbell: Doorbell | None = None,
     ) -> None:
         super().__init__(settings, session_factory, stop, observer)
         self.streams = streams or Streams(settings, None)
+        # Rung after a commit that wrote to the outbox: the relay publishes it without waiting for its poll.
+        self.doorbell = doorbell or Doorbell()
         self.topic = topic
         self.name = settings.topic(topic)
         self.context = context
@@ -182,6 +186,8 @@ class ConsumerLoop(Worker):
                 return self._wait_out(consumer, batch, outcome)
             result = outcome
         self.backoff.reset()
+        if result.messages or result.dead_lettered:
+            self.doorbell.ring()
         self.observer.service_fault(self.name, None)
         self._commit(consumer, batch)
         self.observer.batch_applied(self.name, result, time.monotonic() - started)

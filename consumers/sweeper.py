@@ -7,6 +7,7 @@ import threading
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
+from clearance.doorbell import Doorbell
 from clearance.observability.observer import Observer
 from clearance.services.decide import decide_pending
 from clearance.services.results import Context
@@ -29,10 +30,12 @@ class PendingSweeper(Worker):
         stop: threading.Event,
         observer: Observer | None = None,
         streams: Streams | None = None,
+        doorbell: Doorbell | None = None,
     ) -> None:
         super().__init__(settings, session_factory, stop, observer)
         self.context = context
         self.streams = streams
+        self.doorbell = doorbell or Doorbell()
 
     def run(self) -> None:
         """Sweep until stopped."""
@@ -59,6 +62,8 @@ class PendingSweeper(Worker):
         with self.unit_of_work() as uow:
             result = decide_pending(uow, self.context, sources)
             uow.commit()
+        if result.messages:
+            self.doorbell.ring()
         if result.decisions:
             self.observer.swept(result)
             log.info(

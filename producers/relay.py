@@ -23,6 +23,7 @@ from kafka import errors as kafka_errors
 from kafka.errors import KafkaError
 from sqlalchemy.orm import Session, sessionmaker
 
+from clearance.doorbell import Doorbell
 from clearance.observability.observer import Observer, Published
 from clearance.settings import Settings
 from clearance.store.errors import is_transient
@@ -49,9 +50,12 @@ class OutboxRelay(Worker):
         stop: threading.Event,
         producer: KafkaProducer | None = None,
         observer: Observer | None = None,
+        doorbell: Doorbell | None = None,
     ) -> None:
         super().__init__(settings, session_factory, stop, observer)
         self.producer = producer
+        # Rung by the consumer loops' commits; without one the relay polls every relay_idle_seconds.
+        self.doorbell = doorbell or Doorbell()
         self.published = 0
         self._pruned_at = time.monotonic()
 
@@ -88,7 +92,7 @@ class OutboxRelay(Worker):
                 self.backoff.reset()
                 if sent == 0:
                     self.prune_if_due()
-                    self.stop.wait(self.settings.relay_idle_seconds)
+                    self.doorbell.wait(self.settings.relay_idle_seconds)
             if self.producer is not None:
                 self.drain()
         finally:

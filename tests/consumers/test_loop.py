@@ -25,6 +25,7 @@ import consumers.loop as loop_module
 from clearance.config.policy_file import load_policy
 from clearance.demo.eventfactory import EventFactory
 from clearance.domain.freshness import SourceOffsets
+from clearance.doorbell import Doorbell
 from clearance.services.results import Context
 from clearance.settings import Settings
 from clearance.signing.keys import SigningKey
@@ -91,9 +92,9 @@ def _context(signing_key: Any) -> Context:
                    issuer="urn:library:central")  # fmt: skip
 
 
-def _loop(store, topic: Topic, context: Context, **settings: Any) -> ConsumerLoop:
+def _loop(store, topic: Topic, context: Context, doorbell: Doorbell | None = None, **settings: Any) -> ConsumerLoop:
     loop = ConsumerLoop(Settings(retry_initial_seconds=0.001, retry_max_seconds=0.002, **settings), topic, store,
-                        context, threading.Event())  # fmt: skip
+                        context, threading.Event(), doorbell=doorbell)  # fmt: skip
     loop.offsets = CurrentSources()  # type: ignore[assignment]
     return loop
 
@@ -157,6 +158,25 @@ def test_a_fault_of_the_service_dead_letters_nothing_and_is_waited_out(store) ->
     assert loop.process(consumer, batch) is True
     with SqlUnitOfWork(store) as uow:
         assert [c.application_id for c in uow.session.scalars(select(CertificateRow))] == ["APP-1"]
+
+
+def test_a_batch_that_writes_to_the_outbox_rings_the_relays_doorbell(store) -> None:
+    bell = Doorbell()
+    _loop(store, Topic.CIRCULATION, _context(lambda: KEY)).process(
+        Consumer(), _batch(Topic.CIRCULATION, [library.patron_linked("central", "P1", "S1")])
+    )
+    applications = _loop(store, Topic.APPLICATIONS, _context(lambda: KEY), doorbell=bell)
+    batch = _batch(Topic.APPLICATIONS, [registrar.application_submitted(
+        "APP-1", "S1", full_name="Siti", faculty="Teknik", program="Sipil")])  # fmt: skip
+    assert applications.process(Consumer(), batch) is True
+    assert bell.wait(timeout=0) is True
+
+
+def test_a_batch_that_writes_nothing_to_the_outbox_leaves_the_doorbell_quiet(store) -> None:
+    bell = Doorbell()
+    loop = _loop(store, Topic.CIRCULATION, _context(lambda: KEY), doorbell=bell)
+    assert loop.process(Consumer(), _batch(Topic.CIRCULATION, [library.patron_linked("central", "P1", "S1")]))
+    assert bell.wait(timeout=0) is False
 
 
 def test_a_record_over_the_size_limit_is_dead_lettered_as_too_large(store) -> None:
