@@ -100,7 +100,7 @@ class SqlDecisions:
         """Remember what the registrar is told about an application now."""
         self.pending.decisions.append(
             {
-                "b_application_id": application_id,
+                "application_id": application_id,
                 "status": status,
                 "reasons": reasons,
                 "policy_digest": policy_digest,
@@ -110,7 +110,7 @@ class SqlDecisions:
 
     def record_stale_sources(self, application_id: str, sources: Sequence[str]) -> None:
         """Remember which sources were behind when a decision could wait no longer."""
-        self.pending.stale.append({"b_application_id": application_id, "stale_sources": json.dumps(list(sources))})
+        self.pending.stale.append({"application_id": application_id, "stale_sources": json.dumps(list(sources))})
 
     def add_certificate(self, values: Mapping[str, Any]) -> None:
         """Record a certificate; the database allows one per application (G1), so a second fails the commit."""
@@ -118,7 +118,7 @@ class SqlDecisions:
 
     def revoke_certificate(self, number: str, at: datetime, reason: str) -> None:
         """Mark a certificate revoked."""
-        self.pending.revocations.append({"b_number": number, "revoked_at": at, "revocation_reason": reason})
+        self.pending.revocations.append({"number": number, "revoked_at": at, "revocation_reason": reason})
 
     def pending_students(self, limit: int) -> list[str]:
         """Students with an application waiting for its sources to catch up."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, String, Table, and_, any_, bindparam, func, select, tuple_
+from sqlalchemy import Column, ColumnElement, Select, String, Table, and_, any_, bindparam, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
@@ -24,6 +24,8 @@ T = TypeVar("T")
 
 # Bound parameters per IN-list; SQLite allows 32766 and PostgreSQL 65535 in all.
 CHUNK = 500
+# Below this many rows an executemany beats COPY on PostgreSQL (a batch of a few applications).
+_COPY_FROM_ROWS = 16
 
 
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterable[Sequence[T]]:
@@ -88,11 +90,98 @@ class Dialect:
             return True
         return bool(self.session.execute(select(func.pg_try_advisory_xact_lock(key))).scalar())
 
-    def insert_many(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert ``rows`` in order: COPY on PostgreSQL (half the time of an executemany), executemany on SQLite."""
+    def upsert(self, table: Table, rows: Sequence[dict[str, Any]], update: Sequence[str]) -> None:
+        """Insert ``rows``, or where a row's primary key exists set its ``update`` columns: one statement.
+
+        On PostgreSQL the rows travel as one array per column into
+        ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO UPDATE`` (a third of the time of a
+        pipelined executemany of 500 rows); on SQLite an executemany. Keys must be unique within
+        ``rows``. Every row has the same columns.
+        """
         if not rows:
             return
+        primary = [c.name for c in table.primary_key.columns]
         if not self.postgresql or len(rows) == 1:
+            stmt = self.insert(table)
+            stmt = stmt.on_conflict_do_update(index_elements=primary, set_={n: stmt.excluded[n] for n in update})
+            self.session.execute(stmt, list(rows))
+            return
+        quote = self.session.get_bind().dialect.identifier_preparer.quote
+        rows = _with_defaults(table, rows)
+        names = list(rows[0])
+        sql = (
+            f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+            f"SELECT * FROM unnest({self._arrays(table, names)}) "
+            f"ON CONFLICT ({', '.join(quote(n) for n in primary)}) DO UPDATE SET "
+            + ", ".join(f"{quote(n)} = EXCLUDED.{quote(n)}" for n in update)
+        )
+        self.session.connection().exec_driver_sql(sql, self._columns(table, names, rows))
+
+    def insert_new(self, table: Table, rows: Sequence[dict[str, Any]]) -> set[tuple[Any, ...]]:
+        """Insert the rows whose primary key is not taken (PostgreSQL); return the primary keys inserted.
+
+        One ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING RETURNING`` of the key.
+        """
+        assert self.postgresql, "SQLite's one writer needs no such statement: read, then insert"
+        quote = self.session.get_bind().dialect.identifier_preparer.quote
+        names = list(rows[0])
+        primary = ", ".join(quote(c.name) for c in table.primary_key.columns)
+        sql = (
+            f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+            f"SELECT * FROM unnest({self._arrays(table, names)}) ON CONFLICT DO NOTHING RETURNING {primary}"
+        )
+        result = self.session.connection().exec_driver_sql(sql, self._columns(table, names, rows))
+        return {tuple(row) for row in result}
+
+    def update_many(self, table: Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Set columns of existing rows, each found by its ``key`` column: in order, the last row for a key wins.
+
+        One ``UPDATE ... FROM unnest(...)`` on PostgreSQL, an executemany on SQLite.
+        """
+        if not rows:
+            return
+        names = list(rows[0])
+        if not self.postgresql or len(rows) == 1:
+            stmt = (
+                table.update()
+                .where(table.c[key] == bindparam(f"b_{key}"))
+                .values({n: bindparam(n) for n in names if n != key})
+            )
+            self.session.execute(stmt, [{**{n: r[n] for n in names if n != key}, f"b_{key}": r[key]} for r in rows])
+            return
+        last = list({row[key]: row for row in rows}.values())  # one row per key: UPDATE ... FROM takes any of several
+        quote = self.session.get_bind().dialect.identifier_preparer.quote
+        sql = (
+            f"UPDATE {quote(table.name)} AS t SET "
+            + ", ".join(f"{quote(n)} = u.{quote(n)}" for n in names if n != key)
+            + f" FROM unnest({self._arrays(table, names)}) AS u({', '.join(quote(n) for n in names)})"
+            + f" WHERE t.{quote(key)} = u.{quote(key)}"
+        )
+        self.session.connection().exec_driver_sql(sql, self._columns(table, names, last))
+
+    def _arrays(self, table: Table, names: Sequence[str]) -> str:
+        """One array placeholder per column, cast to the column's type."""
+        dialect = self.session.get_bind().dialect
+        return ", ".join(f"%s::{table.c[n].type.compile(dialect=dialect)}[]" for n in names)
+
+    def _columns(self, table: Table, names: Sequence[str], rows: Sequence[dict[str, Any]]) -> tuple[list[Any], ...]:
+        """The rows' values column by column, each through its column type's bind processing."""
+        dialect = self.session.get_bind().dialect
+        columns: list[list[Any]] = []
+        for name in names:
+            process = _processor(table.c[name], dialect)
+            values = [row[name] for row in rows]
+            columns.append([process(v) for v in values] if process is not None else values)
+        return tuple(columns)
+
+    def insert_many(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert ``rows`` in order: COPY on PostgreSQL (half the time of an executemany), executemany on SQLite.
+
+        A few rows go as an executemany on PostgreSQL too: opening a COPY costs more than they do.
+        """
+        if not rows:
+            return
+        if not self.postgresql or len(rows) < _COPY_FROM_ROWS:
             self.session.execute(table.insert(), list(rows))
             return
         self._copy(table, rows)
@@ -117,3 +206,31 @@ class Dialect:
                     copy.write_row([processors[n](row[n], dialect) if n in processors else row[n] for n in names])
         except psycopg.Error as exc:
             raise DBAPIError.instance(statement, None, exc, psycopg.Error, dialect=dialect) from exc
+
+
+# By (dialect, table, column) names: a Column's == builds SQL, so it is no dictionary key.
+_PROCESSORS: dict[tuple[str, str, str], Any] = {}
+
+
+def _processor(column: Column[Any], dialect: Any) -> Any:
+    """The column type's bind processor for ``dialect`` (None where values go as they are), kept per column."""
+    key = (dialect.name, column.table.name, column.name)
+    if key not in _PROCESSORS:
+        _PROCESSORS[key] = column.type.bind_processor(dialect)
+    return _PROCESSORS[key]
+
+
+def _with_defaults(table: Table, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` with the column defaults an ORM or Core insert would have filled in for the columns they lack."""
+    missing = [c for c in table.columns if c.key not in rows[0] and c.default is not None]
+    if not missing:
+        return list(rows)
+    filled = []
+    for row in rows:
+        extra = {}
+        for column in missing:
+            default = column.default
+            assert default is not None
+            extra[column.key] = default.arg(None) if default.is_callable else default.arg  # type: ignore[operator]
+        filled.append({**row, **extra})
+    return filled

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import Table
 
 from clearance.store.dialect import Dialect
 from clearance.store.tables import ApplicationRow, Base, CertificateRow, OutboxRow
@@ -36,28 +36,6 @@ def column_values(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-_DECISION = (
-    update(ApplicationRow.__table__)
-    .where(ApplicationRow.__table__.c.application_id == bindparam("b_application_id"))
-    .values(
-        status=bindparam("status"),
-        reasons=bindparam("reasons"),
-        policy_digest=bindparam("policy_digest"),
-        evaluated_at=bindparam("evaluated_at"),
-    )
-)
-_STALE = (
-    update(ApplicationRow.__table__)
-    .where(ApplicationRow.__table__.c.application_id == bindparam("b_application_id"))
-    .values(stale_sources=bindparam("stale_sources"))
-)
-_REVOCATION = (
-    update(CertificateRow.__table__)
-    .where(CertificateRow.__table__.c.number == bindparam("b_number"))
-    .values(revoked_at=bindparam("revoked_at"), revocation_reason=bindparam("revocation_reason"))
-)
-
-
 class PendingWrites:
     """The deferred writes of one transaction, in the order they were added per table."""
 
@@ -76,19 +54,19 @@ class PendingWrites:
 
     def flush(self) -> None:
         """Write everything queued so far. Outbox ids follow the order added."""
-        session = self.dialect.session
         if self.certificates:
             rows, self.certificates = self.certificates, []
-            session.execute(CertificateRow.__table__.insert(), rows)
+            self.dialect.insert_many(CertificateRow.__table__, rows)
+        certificates, applications = CertificateRow.__table__, ApplicationRow.__table__
         if self.revocations:
             rows, self.revocations = self.revocations, []
-            session.execute(_REVOCATION, rows)
+            self.dialect.update_many(certificates, "number", rows)
         if self.decisions:
             rows, self.decisions = self.decisions, []
-            session.execute(_DECISION, rows)
+            self.dialect.update_many(applications, "application_id", rows)
         if self.stale:
             rows, self.stale = self.stale, []
-            session.execute(_STALE, rows)
+            self.dialect.update_many(applications, "application_id", rows)
         if self.outbox:
             rows, self.outbox = self.outbox, []
             self.dialect.insert_many(OutboxRow.__table__, rows)
