@@ -1,4 +1,4 @@
-"""Decide: lock the touched students, evaluate their live applications, hold what the gate holds, act.
+"""Decide: evaluate the locked students' live applications, hold what the gate holds, act.
 
 A decision reads the student's state under the student's lock, so it sees
 every fact committed before it (G1, G3). A certificate, and an application's
@@ -63,8 +63,12 @@ class _Plan:
 def decide(
     uow: UnitOfWork, touched: dict[str, Triggers], ctx: Context, now: datetime, result: BatchResult, gate: Gate
 ) -> None:
-    """Lock the touched students, evaluate their live applications, and write the effects in order."""
-    students = uow.decisions.lock_students(touched)
+    """Evaluate the touched students' live applications and write the effects in order.
+
+    The caller holds the students' locks (:meth:`~clearance.services.unit_of_work.Decisions.lock_students`):
+    taken before the batch wrote anything, and only once.
+    """
+    students = sorted(touched)
     applications = uow.decisions.live_applications(students)
     if not applications:
         return

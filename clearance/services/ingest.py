@@ -38,15 +38,15 @@ log = structlog.get_logger("clearance.decisions")
 
 def drop_seen(uow: UnitOfWork, events: Sequence[InboundEvent], now: datetime) -> tuple[list[InboundEvent], int]:
     """The events not applied before (G1), remembered as applied now; and how many were dropped."""
-    seen = uow.inbox.seen([e.key for e in events])
+    # Recording and asking in one step: on PostgreSQL one statement instead of a read and an insert.
+    claimed = uow.inbox.claim([(e.envelope.source, e.envelope.id, e.type) for e in events], now)
     fresh: list[InboundEvent] = []
     for event in events:
-        if event.key in seen:
+        if event.key not in claimed:
             log.info("duplicate_ignored", event_id=event.envelope.id, source=event.envelope.source, type=event.type)
             continue
-        seen.add(event.key)
+        claimed.discard(event.key)  # a second copy within the batch is a duplicate too
         fresh.append(event)
-    uow.inbox.remember([(e.envelope.source, e.envelope.id, e.type) for e in fresh], now)
     return fresh, len(events) - len(fresh)
 
 

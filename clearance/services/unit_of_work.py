@@ -26,6 +26,8 @@ class Inbox(Protocol):
 
     def remember(self, entries: Sequence[tuple[str, str, str]], at: datetime) -> None: ...
 
+    def claim(self, entries: Sequence[tuple[str, str, str]], at: datetime) -> set[tuple[str, str]]: ...
+
 
 class States(Protocol):
     """Projection states by primary key, written back in bulk."""

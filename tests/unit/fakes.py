@@ -71,6 +71,11 @@ class FakeInbox:
             assert (source, event_id) not in self.store.inbox, "the inbox's primary key refuses a repeat"
             self.store.inbox[(source, event_id)] = event_type
 
+    def claim(self, entries: Sequence[tuple[str, str, str]], at: datetime) -> set[tuple[str, str]]:
+        new = {(s, i): t for s, i, t in reversed(entries) if (s, i) not in self.store.inbox}
+        self.store.inbox.update(new)
+        return set(new)
+
 
 class FakeStates:
     def __init__(self, store: Store) -> None:
