@@ -72,12 +72,13 @@ class SqlStates:
         """States of ``cls`` by primary key, read straight into the dataclass."""
         table = TABLES[cls].__table__
         primary = list(table.primary_key.columns)
-        columns = [table.c[f.name] for f in fields(cls)]  # type: ignore[arg-type]
+        names = _field_names(cls)
+        # The primary key's places in a row: every state's key columns are among its fields.
+        places = [names.index(c.name) for c in primary]
         loaded: dict[tuple, T] = {}
-        for stmt in self.dialect.keyed(select(*columns), primary, keys):
+        for stmt in self.dialect.keyed(select(*_columns(cls)), primary, keys):
             for row in self.session.execute(stmt):
-                state = cls(**row._mapping)
-                loaded[tuple(getattr(state, c.name) for c in primary)] = state
+                loaded[tuple(row[i] for i in places)] = cls(*row)
         return loaded
 
     def upsert(self, cls: type, states: Sequence[Any], on_insert: dict[str, Any] | None = None) -> None:
