@@ -59,7 +59,9 @@ class Settings(BaseSettings):
     retry_initial_seconds: float = Field(default=0.5, gt=0)
     retry_max_seconds: float = Field(default=30.0, gt=0)
     relay_batch_size: int = Field(default=500, ge=1)
-    relay_idle_seconds: float = Field(default=0.05, gt=0)
+    # How long the relay waits for the doorbell before it looks at the outbox anyway: rows this
+    # instance commits ring it at once; rows another process wrote are published at most this late.
+    relay_idle_seconds: float = Field(default=0.5, gt=0)
     freshness_max_wait_seconds: float = Field(default=60.0, ge=0)
     freshness_sweep_seconds: float = Field(default=0.1, gt=0)
     position_report_seconds: float = Field(default=1.0, gt=0)

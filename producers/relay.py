@@ -33,6 +33,9 @@ from schemas.registry import Topic
 
 log = structlog.get_logger("clearance.relay")
 
+# How soon a relay locked out by another instance's tries again, however long its idle wait.
+_LOCKED_OUT_WAIT = 0.05
+
 
 
 def record_of(row: OutboxRow) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]:
@@ -57,6 +60,8 @@ class OutboxRelay(Worker):
         # Rung by the consumer loops' commits; without one the relay polls every relay_idle_seconds.
         self.doorbell = doorbell or Doorbell()
         self.published = 0
+        # Whether the last read found another instance's relay publishing (PostgreSQL's advisory lock).
+        self.locked_out = False
         self._pruned_at = time.monotonic()
 
     def _producer(self) -> KafkaProducer:
@@ -92,7 +97,9 @@ class OutboxRelay(Worker):
                 self.backoff.reset()
                 if sent == 0:
                     self.prune_if_due()
-                    self.doorbell.wait(self.settings.relay_idle_seconds)
+                    # Locked out by another instance's relay: its turn is short, and the rows may be ours.
+                    idle = self.settings.relay_idle_seconds
+                    self.doorbell.wait(min(idle, _LOCKED_OUT_WAIT) if self.locked_out else idle)
             if self.producer is not None:
                 self.drain()
         finally:
@@ -147,7 +154,8 @@ class OutboxRelay(Worker):
     def _relay_lane(self, dead_letters: bool) -> int:
         assert self.producer is not None
         with self.unit_of_work() as uow:
-            if not uow.outbox.lock_relay():
+            self.locked_out = not uow.outbox.lock_relay()
+            if self.locked_out:
                 return 0
             rows = uow.outbox.unpublished(self.settings.relay_batch_size, dead_letters=dead_letters)
             if not rows:
