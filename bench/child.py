@@ -21,7 +21,6 @@ from clearance.observability.logging import configure_logging
 from clearance.settings import Settings
 from clearance.store.unit_of_work import SqlUnitOfWork
 from consumers.loop import ConsumerLoop
-from consumers.offsets import SourceOffsetReader
 
 _out = threading.Lock()
 
@@ -69,7 +68,9 @@ def _instrument() -> None:
 
     ConsumerLoop.process = timed  # type: ignore[method-assign]
     # Where a batch's time goes: reading the sources' ends, the handler, the commit, the offset commit.
-    _timed_part(SourceOffsetReader, "snapshot", "sources")
+    # The sources' ends are read on a thread of their own while the batch is parsed and folded:
+    # "sources_wait" is what the loop still waits for them.
+    _timed_part(ConsumerLoop, "_await_sources", "sources_wait")
     _timed_part(loop_module, "handle_batch", "handle")
     _timed_part(SqlUnitOfWork, "commit", "db_commit")
     _timed_part(ConsumerLoop, "_commit", "offset_commit")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -52,6 +53,10 @@ def must_wait(exc: BaseException) -> bool:
     return is_transient(exc) or is_service_fault(exc)
 
 
+class BeganAnew(Exception):
+    """One of the loop's topics was made anew under its name: the batch is dropped and the new log re-read."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Item:
     record: Any
@@ -86,6 +91,9 @@ class ConsumerLoop(Worker):
         # The broker's id of each stream read so far: a new id means the topic began anew.
         self._topic_ids: dict[str, str] = {}
         self._sources: SourceOffsets | None = None
+        self._resolve: Callable[[], SourceOffsets] = self._no_sources
+        # Reads the sources' ends for a batch while the loop parses and folds it.
+        self._offset_reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"offsets-{topic.value}")
         self._reported_at = 0.0
         self._subscribed: list[str] = []
         self._checked_at = 0.0
@@ -161,27 +169,35 @@ class ConsumerLoop(Worker):
                     consumer = renewed
         finally:
             consumer.close(autocommit=False)
+            self._offset_reader.shutdown(wait=True)
             self.offsets.close()
             self.log.info("consumer_stopped")
 
     def process(self, consumer: KafkaConsumer, batch: dict[TopicPartition, list[Any]]) -> bool:
         """Apply one poll batch; commit its offsets only once it is stored. Returns whether it was."""
+        # Read after the batch arrived: anything published before its records is below these offsets.
+        # The broker answers while the batch is parsed and folded; the handler waits for the answer
+        # only where it needs it (the positions it stores, the freshness gate).
+        reading = self._offset_reader.submit(self.offsets.snapshot)
+        self._sources = None
+        self._resolve = lambda: self._await_sources(consumer, reading)
         items = [self._decode(record) for records in batch.values() for record in records]
         started = time.monotonic()
-        # Read after the batch arrived: anything published before its records is below these offsets.
-        self._sources = self.offsets.snapshot()
-        if self._began_anew(consumer, self._sources.topic_ids):
-            return False
         positions = {self._key(tp.topic, tp.partition): records[-1].offset + 1 for tp, records in batch.items()}
         try:
             result = self._store(items, positions)
+        except BeganAnew:
+            return False  # nothing stored; the next poll reads the new log from its beginning
         except Exception as exc:
             waits = must_wait(exc)
             self.observer.batch_failed(self.name, exc, waits)
             if waits:
                 return self._wait_out(consumer, batch, exc)
             self.log.error("batch_failed", error=repr(exc), records=len(items))
-            outcome = self._store_one_by_one(items)
+            try:
+                outcome = self._store_one_by_one(items)
+            except BeganAnew:
+                return False
             if isinstance(outcome, BaseException):
                 return self._wait_out(consumer, batch, outcome)
             result = outcome
@@ -192,6 +208,19 @@ class ConsumerLoop(Worker):
         self._commit(consumer, batch)
         self.observer.batch_applied(self.name, result, time.monotonic() - started)
         return True
+
+    def _await_sources(self, consumer: KafkaConsumer, reading: Future[SourceOffsets]) -> SourceOffsets:
+        """The sources' ends read for this batch, once; raises :class:`BeganAnew` if one of the loop's topics did."""
+        if self._sources is None:
+            sources = reading.result()
+            if self._began_anew(consumer, sources.topic_ids):
+                raise BeganAnew
+            self._sources = sources
+        return self._sources
+
+    @staticmethod
+    def _no_sources() -> SourceOffsets:
+        raise RuntimeError("no batch is being processed")
 
     def _report_idle_positions(self, consumer: KafkaConsumer) -> None:
         """Store the positions of idle partitions, so that an empty or trimmed partition counts as applied."""
@@ -282,10 +311,12 @@ class ConsumerLoop(Worker):
             try:
                 with self.unit_of_work() as uow:
                     result = handle_batch(
-                        uow, events, letters, self.context, positions=positions, sources=self._sources
+                        uow, events, letters, self.context, positions=positions, sources=self._resolve
                     )
                     uow.commit()
                 break
+            except BeganAnew:
+                raise
             except Exception as exc:
                 attempt += 1
                 # A concurrent instance applying the same event during a
@@ -318,6 +349,8 @@ class ConsumerLoop(Worker):
             after = {self._key(item.record.topic, item.record.partition): item.record.offset + 1}
             try:
                 result = self._store([item], after)
+            except BeganAnew:
+                raise
             except Exception as exc:
                 if must_wait(exc):
                     return exc

@@ -9,7 +9,7 @@ The caller commits, then commits the Kafka offsets (G1, G10).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from clearance.domain.freshness import SourceOffsets
 from clearance.services import effects
@@ -27,15 +27,16 @@ def handle_batch(
     ctx: Context,
     *,
     positions: Mapping[tuple[str, int], int] | None = None,
-    sources: SourceOffsets | None = None,
+    sources: SourceOffsets | Callable[[], SourceOffsets] | None = None,
 ) -> BatchResult:
     """Apply a batch of validated events and dead letters inside ``uow`` (not committed).
 
     ``positions`` are the next offsets of the batch's partitions (logical
     topic names), stored with the data so the freshness gate knows what is
     applied. ``sources`` are the end offsets of the source topics read after
-    the batch arrived; None turns the gate off (tools and tests of the
-    decision alone).
+    the batch arrived, or a function that returns them, called once the
+    events are folded, so that the broker's answer may come meanwhile; None
+    turns the gate off (tools and tests of the decision alone).
     """
     result = BatchResult()
     now = ctx.clock()
@@ -52,10 +53,11 @@ def handle_batch(
     working.write(now)
     result.applied = len(fresh)
     result.consumed.update(e.type for e in fresh)
+    current = sources() if callable(sources) else sources
     if positions:
-        uow.positions.save(positions, now, sources.topic_ids if sources is not None else None)
+        uow.positions.save(positions, now, current.topic_ids if current is not None else None)
     if touched:
-        decide(uow, touched, ctx, now, result, Gate(uow, sources))
+        decide(uow, touched, ctx, now, result, Gate(uow, current))
 
     for letter in dead_letters:
         effects.dead_letter(uow, letter, now, result, ctx.max_message_bytes)

@@ -179,6 +179,48 @@ def test_a_batch_that_writes_nothing_to_the_outbox_leaves_the_doorbell_quiet(sto
     assert bell.wait(timeout=0) is False
 
 
+class RenamedSources:
+    """Sources whose circulation topic is made anew under its name between two batches."""
+
+    def __init__(self) -> None:
+        self.topic_id = "id-1"
+
+    def snapshot(self) -> SourceOffsets:
+        return SourceOffsets(end_offsets={}, topic_ids={Topic.CIRCULATION.value: self.topic_id})
+
+    def close(self) -> None:
+        return None
+
+
+@dataclass
+class AssignedConsumer(Consumer):
+    rewound: list[TopicPartition] = field(default_factory=list)
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TopicPartition(Topic.CIRCULATION.value, 0)}
+
+    def seek_to_beginning(self, *partitions: TopicPartition) -> None:
+        self.rewound.extend(partitions)
+
+
+def test_a_batch_read_when_its_topic_began_anew_is_not_stored_and_the_new_log_is_read_from_its_start(store) -> None:
+    loop = _loop(store, Topic.CIRCULATION, _context(lambda: KEY))
+    sources = RenamedSources()
+    loop.offsets = sources  # type: ignore[assignment]
+    consumer = AssignedConsumer()
+    first = _batch(Topic.CIRCULATION, [library.patron_linked("central", "P1", "S1", event_id="e1")])
+    assert loop.process(consumer, first) is True
+    sources.topic_id = "id-2"
+    second = _batch(Topic.CIRCULATION, [library.patron_linked("central", "P2", "S2", event_id="e2")])
+    assert loop.process(consumer, second) is False
+    assert consumer.rewound == [TopicPartition(Topic.CIRCULATION.value, 0)]
+    assert len(consumer.committed) == 1
+    with SqlUnitOfWork(store) as uow:
+        assert uow.inbox.seen([("urn:library:central", "e1"), ("urn:library:central", "e2")]) == {
+            ("urn:library:central", "e1")
+        }
+
+
 def test_a_record_over_the_size_limit_is_dead_lettered_as_too_large(store) -> None:
     loop = _loop(store, Topic.CIRCULATION, _context(lambda: KEY), max_record_bytes=4096)
     event = library.patron_linked("central", "P1", "S1")
