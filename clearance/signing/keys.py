@@ -22,12 +22,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import rfc8785
 import structlog
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from clearance.signing.canonical import canonical
 from clearance.signing.keyfiles import FileIdentity, UnsafeKeyFile, check_directory, identity, read_private
 
 log = structlog.get_logger("clearance.signing")
@@ -53,11 +53,6 @@ def b64url(raw: bytes) -> str:
 def b64url_decode(text: str) -> bytes:
     """Decode base64url with or without padding."""
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def canonical(document: Mapping[str, Any]) -> bytes:
-    """The RFC 8785 (JCS) canonical UTF-8 bytes of a JSON object."""
-    return rfc8785.dumps(document)
 
 
 @dataclass(frozen=True, slots=True)
