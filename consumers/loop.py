@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -181,7 +181,8 @@ class ConsumerLoop(Worker):
         reading = self._offset_reader.submit(self.offsets.snapshot)
         self._sources = None
         self._resolve = lambda: self._await_sources(consumer, reading)
-        items = [self._decode(record) for records in batch.values() for record in records]
+        now = self.settings.now()  # one clock reading for the batch's time-in-future checks
+        items = [self._decode(record, now) for records in batch.values() for record in records]
         started = time.monotonic()
         positions = {self._key(tp.topic, tp.partition): records[-1].offset + 1 for tp, records in batch.items()}
         try:
@@ -272,7 +273,7 @@ class ConsumerLoop(Worker):
                 consumer.seek_to_beginning(*again)
         return bool(anew)
 
-    def _decode(self, record: Any) -> _Item:
+    def _decode(self, record: Any, now: datetime) -> _Item:
         size = len(record.key or b"") + len(record.value or b"")
         if size > self.settings.max_record_bytes:
             message = f"record of {size} bytes (key and value) is over the limit of {self.settings.max_record_bytes}"
@@ -285,7 +286,7 @@ class ConsumerLoop(Worker):
         refused = trust.refusal(self.streams.stream(record.topic), event) if trust is not None else None
         if refused is not None:
             return _Item(record, None, self._letter(record, ErrorKind.UNAUTHORIZED.value, refused))
-        future = future_stamps(event, self.settings.now(), self.skew)
+        future = future_stamps(event, now, self.skew)
         if future:
             message = f"timestamps later than now plus {self.skew}: {', '.join(future)}"
             return _Item(record, None, self._letter(record, ErrorKind.TIME_IN_FUTURE.value, message))

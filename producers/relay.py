@@ -21,13 +21,13 @@ import structlog
 from kafka import KafkaProducer
 from kafka import errors as kafka_errors
 from kafka.errors import KafkaError
+from sqlalchemy import Row
 from sqlalchemy.orm import Session, sessionmaker
 
 from clearance.doorbell import Doorbell
 from clearance.observability.observer import Observer, Published
 from clearance.settings import Settings
 from clearance.store.errors import is_transient
-from clearance.store.tables import OutboxRow
 from clearance.worker import Worker
 from schemas.registry import Topic
 
@@ -38,7 +38,7 @@ _LOCKED_OUT_WAIT = 0.05
 
 
 
-def record_of(row: OutboxRow) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]:
+def record_of(row: Row[Any]) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]:
     """Key, value and headers of an outbox row as the producer sends them."""
     return row.key, row.value, [(k, v.encode("utf-8")) for k, v in json.loads(row.headers)]
 
@@ -165,8 +165,8 @@ class OutboxRelay(Worker):
                 uow.session.commit()
             sent = [(row, self._send(row)) for row in rows]
             self.producer.flush(timeout=60)
-            done: list[OutboxRow] = []
-            refused: list[tuple[OutboxRow, BaseException]] = []
+            done: list[Row[Any]] = []
+            refused: list[tuple[Row[Any], BaseException]] = []
             failed = 0
             for row, future in sent:
                 error = _error_of(future)
@@ -205,7 +205,7 @@ class OutboxRelay(Worker):
                 raise KafkaError(f"{failed} outbox messages not acknowledged")
             return len(done)
 
-    def _send(self, row: OutboxRow) -> Any:
+    def _send(self, row: Row[Any]) -> Any:
         assert self.producer is not None
         key, value, headers = record_of(row)
         try:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from schemas.envelope import CONTENT_TYPE
 from schemas.outbound import OutboundData, Reason
@@ -46,7 +47,8 @@ def cloud_event(event_type: str, source: str, subject: str, time: datetime, data
         "datacontenttype": "application/json",
         "data": data,
     }
-    value = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # orjson: compact UTF-8, as json.dumps(ensure_ascii=False) writes it, in a tenth of the time.
+    value = orjson.dumps(envelope)
     return Message(
         event_id=event_id,
         type=event_type,

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Row, delete, select, update
 
 from clearance.store.dialect import Dialect
 from clearance.store.pending import PendingWrites, column_values
@@ -44,21 +44,23 @@ class SqlOutbox:
         """Whether this transaction may publish: one relay at a time across instances."""
         return self.dialect.try_lock(RELAY_LOCK)
 
-    def unpublished(self, limit: int, dead_letters: bool = False) -> list[OutboxRow]:
+    def unpublished(self, limit: int, dead_letters: bool = False) -> list[Row[Any]]:
         """The oldest unpublished messages of one lane, in the order they were written.
 
         Dead letters travel in their own lane, so that a flood of them never delays a
-        certificate or a status; rows set aside are left out.
+        certificate or a status; rows set aside are left out. The rows are read-only
+        (plain rows with the outbox's column names, not ORM objects: the relay only reads them).
         """
         self.pending.flush()
-        lane = OutboxRow.topic == Topic.DEAD_LETTER.value
+        table = OutboxRow.__table__
+        lane = table.c.topic == Topic.DEAD_LETTER.value
         query = (
-            select(OutboxRow)
-            .where(OutboxRow.published_at.is_(None), OutboxRow.set_aside_at.is_(None), lane if dead_letters else ~lane)
-            .order_by(OutboxRow.id)
+            select(*table.columns)
+            .where(table.c.published_at.is_(None), table.c.set_aside_at.is_(None), lane if dead_letters else ~lane)
+            .order_by(table.c.id)
             .limit(limit)
         )
-        return list(self.session.scalars(query))
+        return list(self.session.execute(query))
 
     def set_aside(self, row_id: int, at: datetime, reason: str) -> None:
         """Keep a row the broker refuses for good out of the relay's way."""
