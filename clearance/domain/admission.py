@@ -9,7 +9,7 @@ are not stamps and are not bounded.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,20 +18,26 @@ from schemas.registry import InboundEvent
 FUTURE_BY_NATURE = frozenset({"due_at", "ceremony_date"})
 
 
-def _stamps(value: Any, path: str) -> Iterator[tuple[str, datetime]]:
-    if isinstance(value, datetime):
-        yield path, value
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            if key not in FUTURE_BY_NATURE:
-                yield from _stamps(item, f"{path}.{key}")
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            yield from _stamps(item, f"{path}[{index}]")
+# What may hold a timestamp; text, numbers and the like are passed over without building their path.
+_WALKED = (datetime, Mapping, list, tuple)
 
 
 def future_stamps(event: InboundEvent, now: datetime, skew: timedelta) -> list[str]:
-    """The fields of ``event`` (``time`` and every timestamp in ``data``) later than ``now + skew``."""
+    """The fields of ``event`` (``time`` and every timestamp in ``data``) later than ``now + skew``, in order."""
     bound = now + skew
-    stamps = [("time", event.envelope.time), *_stamps(event.data.model_dump(), "data")]
-    return [f"{path}={moment.isoformat()}" for path, moment in stamps if moment > bound]
+    late = [f"time={event.envelope.time.isoformat()}"] if event.envelope.time > bound else []
+    # Depth first, in field order; a field's path is written only where it may hold a timestamp.
+    stack: list[tuple[str, Any]] = [("data", event.data.model_dump())]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, datetime):
+            if value > bound:
+                late.append(f"{path}={value.isoformat()}")
+        elif isinstance(value, Mapping):
+            children = [(f"{path}.{key}", item) for key, item in value.items()
+                        if key not in FUTURE_BY_NATURE and isinstance(item, _WALKED)]  # fmt: skip
+            stack.extend(reversed(children))
+        else:  # a list or a tuple
+            items = [(f"{path}[{i}]", item) for i, item in enumerate(value) if isinstance(item, _WALKED)]
+            stack.extend(reversed(items))
+    return late
