@@ -8,10 +8,12 @@ dead-letter ``error-kind`` that names what is wrong.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from schemas import inbound, outbound
@@ -124,6 +126,29 @@ def _storable(value: Any) -> bool:
     return True
 
 
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+
+
+def _loads(value: bytes) -> tuple[Any, bool]:
+    """The JSON value of ``value``, and whether its text is known to be storable without a look at it.
+
+    orjson reads the JSON the producers write in a quarter of the time; what it refuses (a lone
+    surrogate, ``NaN``) is read by ``json`` as before, and so is a value with a run of 19 digits or
+    more (orjson reads an integer beyond 64 bits as a float), so every record gets the value, or
+    the error, it always got. Text orjson read has no lone surrogate, and no NUL unless the bytes
+    spell its escape.
+    """
+    if _LONG_NUMBER.search(value) is None:
+        try:
+            return orjson.loads(value), b"\\u0000" not in value
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        return json.loads(value), False
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InvalidEvent(ErrorKind.INVALID_JSON, f"not UTF-8 JSON: {exc}") from None
+
+
 def parse_event(value: bytes | None, topic: Topic | None = None) -> InboundEvent:
     """Validate a record value as an inbound CloudEvent of a known type.
 
@@ -133,13 +158,10 @@ def parse_event(value: bytes | None, topic: Topic | None = None) -> InboundEvent
     """
     if value is None:
         raise InvalidEvent(ErrorKind.INVALID_JSON, "record has no value (tombstone)")
-    try:
-        raw: Any = json.loads(value)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise InvalidEvent(ErrorKind.INVALID_JSON, f"not UTF-8 JSON: {exc}") from None
+    raw, checked = _loads(value)
     if not isinstance(raw, dict):
         raise InvalidEvent(ErrorKind.NOT_CLOUDEVENT, "a CloudEvent is a JSON object")
-    if not _storable(raw):
+    if not checked and not _storable(raw):
         raise InvalidEvent(ErrorKind.SCHEMA_VIOLATION, "text contains a NUL character or a lone surrogate")
     try:
         envelope = CloudEvent.model_validate(raw)
