@@ -148,3 +148,24 @@ def test_a_dead_letter_is_queued_once_per_origin(apply, store: Store) -> None:
 def test_students_are_locked_before_the_batch_writes_their_applications(apply, store: Store) -> None:
     apply(*_ready(), _submit())
     assert store.journal.index(("lock", ["S1"])) < store.journal.index(("write", "Application"))
+
+
+def test_students_are_locked_once_per_batch(apply, store: Store) -> None:
+    apply(*_ready(), _submit())
+    assert [entry for entry in store.journal if entry[0] == "lock"] == [("lock", ["S1"])]
+
+
+def test_a_batch_reads_the_signing_key_once_however_many_certificates_it_issues(store: Store) -> None:
+    policy, key, reads = load_policy(None), SigningKey("test-1", Ed25519PrivateKey.generate()), []
+
+    def signing_key() -> SigningKey:
+        reads.append(key.key_id)
+        return key
+
+    counting = Context(policy=lambda: policy, signing_key=signing_key, clock=lambda: NOW, issuer="urn:library:central")
+    students = [f"S{i}" for i in range(5)]
+    events = [e for s in students for e in _ready(s)] + [_submit(s, f"APP-{s}") for s in students]
+    with FakeUnitOfWork(store) as uow:
+        result = handle_batch(uow, [as_event(e) for e in events], [], counting)
+        uow.commit()
+    assert len(result.issued) == 5 and reads == ["test-1"]
