@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -181,6 +181,14 @@ class ConsumerLoop(Worker):
         reading = self._offset_reader.submit(self.offsets.snapshot)
         self._sources = None
         self._resolve = lambda: self._await_sources(consumer, reading)
+        try:
+            return self._apply(consumer, batch)
+        finally:
+            # The reader's clients also serve the loop itself (topic listing, idle positions): a batch
+            # that failed before it needed the answer still waits for it, so they are never used at once.
+            wait([reading])
+
+    def _apply(self, consumer: KafkaConsumer, batch: dict[TopicPartition, list[Any]]) -> bool:
         now = self.settings.now()  # one clock reading for the batch's time-in-future checks
         items = [self._decode(record, now) for records in batch.values() for record in records]
         started = time.monotonic()
