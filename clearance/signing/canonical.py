@@ -1,7 +1,8 @@
 """RFC 8785 (JCS) canonical JSON, the bytes every signature of the service covers (G8).
 
-``rfc8785`` is the reference: pure Python, about 150 µs a certificate, a
-sixth of a decision's cost at saturation. For the JSON the service signs
+``rfc8785`` is the reference: pure Python, 45 µs for a certificate on its
+own and about 125 µs inside the busy service, a tenth of a decision's cost
+(orjson's path: 14 µs). For the JSON the service signs
 (ASCII keys, text without control characters, integers a double holds
 exactly, no floats) JCS is exactly what ``orjson`` writes with sorted keys:
 the same separators, the same two escapes (``"`` and ``\\``), every other
