@@ -75,9 +75,10 @@ class FolioWorld:
             self.bootstrap, group_id or self.group_id, session_timeout_ms=6000, heartbeat_interval_ms=1000
         )
 
-    def bridge(self, group_id: str | None = None) -> FolioBridge:
+    def bridge(self, group_id: str | None = None, **source_options: float) -> FolioBridge:
         config = BridgeConfig(library_id=self.library_id, tenant=TENANT, currency="IDR")
-        return FolioBridge(config, FolioSource(self.kafka(group_id), self.topics), poll_timeout_ms=500)
+        source = FolioSource(self.kafka(group_id), self.topics, **source_options)
+        return FolioBridge(config, source, poll_timeout_ms=500)
 
     def run_pass(
         self, group_id: str | None = None, state_url: str | None = None, publisher: Publisher | None = None

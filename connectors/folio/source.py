@@ -11,6 +11,7 @@ says so, after our broker acknowledged what the records became.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
@@ -96,12 +97,31 @@ class FolioKafka:
 
 
 class FolioSource:
-    """The bridge's consumer on FOLIO's topics; made on first use, so a cluster that is down is waited out."""
+    """The bridge's consumer on FOLIO's topics; made on first use, so a cluster that is down is waited out.
 
-    def __init__(self, kafka: FolioKafka, topics: FolioTopics) -> None:
+    The consumer subscribes to the matching topics by name, listed on the cluster, not by
+    pattern: a pattern subscription rejoins the group in place whenever a topic appears,
+    and a broker may leave that rejoin unanswered (the embedded Tansu did, so the bridge
+    got no partitions at all). The list is read again every ``relist_seconds`` (every poll
+    while nothing matches yet: FOLIO makes its topics when it first writes to them); when it
+    changed, a new member subscribed to the new list joins in the old one's place. The
+    bridge commits after every batch, so the new member reads on from what was committed.
+    """
+
+    def __init__(
+        self,
+        kafka: FolioKafka,
+        topics: FolioTopics,
+        *,
+        relist_seconds: float = 60.0,
+    ) -> None:
         self.kafka = kafka
         self.topics = topics
+        self.relist_seconds = relist_seconds
+        self._pattern = re.compile(topics.pattern)
         self._consumer: KafkaConsumer | None = None
+        self._subscribed: list[str] = []
+        self._listed_at = float("-inf")
 
     @property
     def consumer(self) -> KafkaConsumer:
@@ -113,16 +133,59 @@ class FolioSource:
                 auto_offset_reset="earliest",
                 session_timeout_ms=self.kafka.session_timeout_ms,
                 heartbeat_interval_ms=self.kafka.heartbeat_interval_ms,
-                # A new mod-feesfines version publishes on a new topic; the pattern finds it on the next refresh.
-                metadata_max_age_ms=60_000,
                 fetch_max_wait_ms=100,
             )
-            consumer.subscribe(pattern=self.topics.pattern)
+            try:
+                self._subscribe(consumer, self._list(consumer))
+            except BaseException:
+                consumer.close(autocommit=False)
+                raise
             self._consumer = consumer
         return self._consumer
 
+    @property
+    def subscribed(self) -> list[str]:
+        """The topics the current member subscribed to."""
+        return list(self._subscribed)
+
+    def _list(self, consumer: KafkaConsumer) -> list[str]:
+        self._listed_at = time.monotonic()
+        return sorted(name for name in consumer.topics() if self._pattern.match(name))
+
+    def _subscribe(self, consumer: KafkaConsumer, names: list[str]) -> None:
+        if names:
+            consumer.subscribe(topics=names)
+        self._subscribed = names
+
+    def _renew(self) -> None:
+        """Leave the group and join again as a new member, subscribed to the list as read now."""
+        assert self._consumer is not None
+        before = self._subscribed
+        self._consumer.close(autocommit=False)
+        self._consumer = None
+        self.consumer  # noqa: B018 - made and subscribed here, not at the next poll's leisure
+        log.info("folio.topics_changed", subscribed=before, now=self._subscribed)
+
+    def _relist(self) -> None:
+        """Subscribe anew when the matching topics changed; looked at once ``relist_seconds``, or until one exists."""
+        consumer = self.consumer
+        waiting = not self._subscribed
+        if not waiting and time.monotonic() - self._listed_at < self.relist_seconds:
+            return
+        names = self._list(consumer)
+        if names == self._subscribed:
+            return
+        if waiting:
+            self._subscribe(consumer, names)  # the first topics: no member to leave yet
+        else:
+            self._renew()
+
     def poll(self, max_records: int, timeout_ms: int) -> list[ConsumerRecord]:
         """The next records, in each partition's order."""
+        self._relist()
+        if not self._subscribed:  # no FOLIO topic exists yet: wait as a poll would, then look again
+            time.sleep(timeout_ms / 1000)
+            return []
         batches = self.consumer.poll(timeout_ms=timeout_ms, max_records=max_records)
         return [record for tp in sorted(batches) for record in batches[tp]]
 
@@ -159,3 +222,4 @@ class FolioSource:
         if self._consumer is not None:
             self._consumer.close(autocommit=False)
             self._consumer = None
+            self._subscribed = []
