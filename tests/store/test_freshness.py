@@ -6,8 +6,6 @@ import json
 from dataclasses import replace
 from datetime import timedelta
 
-from hypothesis import given
-from hypothesis import strategies as st
 from sqlalchemy import select
 from timeline import T0, as_event
 
@@ -44,25 +42,6 @@ def test_another_partition_behind_still_holds_a_decision_triggered_in_one_partit
     applied = {(CIRC, 0): 7, (CIRC, 1): 3, (DEPO, 0): 2}
     assert sources_behind(snapshot, applied, triggered_in=((CIRC, 0), 7)) == (CIRC,)
     assert sources_behind(snapshot, applied, triggered_in=((DEPO, 0), 2)) == (CIRC,)
-
-
-_PARTITIONS = st.sampled_from([(CIRC, 0), (CIRC, 1), ("library.circulation.fk-teknik", 0), (DEPO, 0)])
-
-
-@given(
-    ends=st.dictionaries(_PARTITIONS, st.integers(0, 20)),
-    applied=st.dictionaries(_PARTITIONS, st.integers(0, 20)),
-    own=_PARTITIONS,
-    read_to=st.integers(0, 20),
-)
-def test_the_triggers_partition_can_only_release_its_own_stream(ends, applied, own, read_to) -> None:
-    snapshot = SourceOffsets(ends)
-    plain = set(sources_behind(snapshot, applied))
-    released = set(sources_behind(snapshot, applied, triggered_in=(own, read_to)))
-    assert released <= plain
-    assert plain - released <= {own[0]}
-    others = {stream for (stream, p), end in ends.items() if (stream, p) != own and applied.get((stream, p), 0) < end}
-    assert others <= released
 
 
 def test_a_partition_read_short_of_its_batch_still_counts_as_behind() -> None:
