@@ -258,11 +258,12 @@ class ConsumerLoop(Worker):
     def _began_anew(self, consumer: KafkaConsumer, topic_ids: Mapping[str, str | None]) -> bool:
         """Whether one of the loop's topics was deleted and made again under its name (a new id); if so, re-read it.
 
-        Offsets of the old log mean nothing in the new one. Apache Kafka and Tansu alike serve a fetch
-        at an old position from the new log if it is long enough, silently skipping what lies below;
-        Tansu, after a restart that emptied it, answers a fetch past the end with no records and no
-        error, and the consumer would wait there for ever. Re-reading is harmless: the inbox drops
-        what was applied before.
+        Offsets of the old log mean nothing in the new one. Apache Kafka and Tansu
+        alike serve a fetch at an old position from the new log if it is long
+        enough, silently skipping what lies below; Tansu, after a restart that
+        emptied it, answers a fetch past the end with no records and no error, and
+        the consumer would wait there for ever. Re-reading is harmless: the inbox
+        drops what was applied before.
         """
         anew = []
         for stream, topic_id in topic_ids.items():
@@ -314,16 +315,13 @@ class ConsumerLoop(Worker):
         """Apply ``items`` in one transaction, with ``positions``: the next offsets the stored data covers."""
         events = [i.event for i in items if i.event is not None]
         letters = [i.letter for i in items if i.letter is not None]
-        origins: dict[str, set[tuple[str, int]]] = {}  # where each event was read: the gate's knowledge of order
-        for i in items:
-            if i.event is not None:
-                origins.setdefault(i.event.envelope.id, set()).add(self._key(i.record.topic, i.record.partition))
         attempt = 0
         while True:
             try:
                 with self.unit_of_work() as uow:
-                    result = handle_batch(uow, events, letters, self.context, positions=positions,
-                                          sources=self._resolve, origins=origins)  # fmt: skip
+                    result = handle_batch(
+                        uow, events, letters, self.context, positions=positions, sources=self._resolve
+                    )
                     uow.commit()
                 break
             except BeganAnew:
@@ -335,9 +333,16 @@ class ConsumerLoop(Worker):
                 if must_wait(exc) or attempt >= _NON_TRANSIENT_RETRIES:
                     raise
                 self.log.warning("batch_retry", error=repr(exc), attempt=attempt)
-        self.log.info("batch_applied", records=len(items), applied=result.applied, duplicates=result.duplicates,
-                      dead_lettered=result.dead_lettered, decisions=result.decisions, issued=len(result.issued),
-                      revoked=len(result.revoked))  # fmt: skip
+        self.log.info(
+            "batch_applied",
+            records=len(items),
+            applied=result.applied,
+            duplicates=result.duplicates,
+            dead_lettered=result.dead_lettered,
+            decisions=result.decisions,
+            issued=len(result.issued),
+            revoked=len(result.revoked),
+        )
         return result
 
     def _store_one_by_one(self, items: Sequence[_Item]) -> BatchResult | BaseException:

@@ -6,10 +6,8 @@ trigger but are not applied yet, a loan or a rejection may be among them.
 The consumers store, in the same transaction as the data, the offset up to
 which each partition is applied; the adapter gives the domain the end
 offsets of the source topics read *after* the trigger arrived. A source is
-current when every partition is applied up to that end offset. One exception
-is exact: records in the trigger's own partition past the batch that held it
-were appended after the trigger, so they never hold its decision back. Pure:
-no clock, no Kafka.
+current when every partition is applied up to that end offset. Pure: no
+clock, no Kafka.
 """
 
 from __future__ import annotations
@@ -37,29 +35,20 @@ class SourceOffsets:
     topic_ids: Mapping[str, str | None] = field(default_factory=dict)
 
 
-def sources_behind(
-    snapshot: SourceOffsets,
-    applied: Mapping[tuple[str, int], int],
-    triggered_in: tuple[tuple[str, int], int] | None = None,
-) -> tuple[str, ...]:
-    """The logical source topics that hold records published before the trigger and not yet applied.
+def sources_behind(snapshot: SourceOffsets, applied: Mapping[tuple[str, int], int]) -> tuple[str, ...]:
+    """The logical source topics that hold published records not yet applied.
 
     ``applied`` maps (stream, partition) to the next offset to apply; a
     partition with no entry has applied nothing. A stream is a source topic or
     one of its per-producer topics (``library.circulation.fk-teknik``).
-    ``triggered_in`` is, when every trigger of the decision was read from one
-    partition, that partition and the offset its batch read up to: what lies
-    past it there came after the triggers, so the partition ends there.
     """
     if snapshot.end_offsets is None:
         return tuple(s.value for s in SOURCES)
     families = tuple(s.value for s in SOURCES)
-    own, read_to = triggered_in if triggered_in is not None else (None, 0)
     behind = {
         stream
         for (stream, partition), end in snapshot.end_offsets.items()
-        if family_of(stream, families) is not None
-        and applied.get((stream, partition), 0) < (min(end, read_to) if (stream, partition) == own else end)
+        if family_of(stream, families) is not None and applied.get((stream, partition), 0) < end
     }
     return tuple(sorted(behind))
 

@@ -9,7 +9,7 @@ The caller commits, then commits the Kafka offsets (G1, G10).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from clearance.domain.freshness import SourceOffsets
 from clearance.services import effects
@@ -28,7 +28,6 @@ def handle_batch(
     *,
     positions: Mapping[tuple[str, int], int] | None = None,
     sources: SourceOffsets | Callable[[], SourceOffsets] | None = None,
-    origins: Mapping[str, Collection[tuple[str, int]]] | None = None,
 ) -> BatchResult:
     """Apply a batch of validated events and dead letters inside ``uow`` (not committed).
 
@@ -37,10 +36,7 @@ def handle_batch(
     applied. ``sources`` are the end offsets of the source topics read after
     the batch arrived, or a function that returns them, called once the
     events are folded, so that the broker's answer may come meanwhile; None
-    turns the gate off (tools and tests of the decision alone). ``origins``
-    are the partitions (as ``positions`` name them) each event id was read
-    from: what a trigger's own partition holds after the batch does not hold
-    its decision back.
+    turns the gate off (tools and tests of the decision alone).
     """
     result = BatchResult()
     now = ctx.clock()
@@ -61,7 +57,7 @@ def handle_batch(
     if positions:
         uow.positions.save(positions, now, current.topic_ids if current is not None else None)
     if touched:
-        decide(uow, touched, ctx, now, result, Gate(uow, current, positions, origins))
+        decide(uow, touched, ctx, now, result, Gate(uow, current))
 
     for letter in dead_letters:
         effects.dead_letter(uow, letter, now, result, ctx.max_message_bytes)

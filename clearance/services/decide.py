@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 from collections import defaultdict
-from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -33,51 +32,21 @@ log = structlog.get_logger("clearance.decisions")
 
 
 class Gate:
-    """The freshness gate of one batch: which sources are behind, the positions read once.
+    """The freshness gate of one batch: which sources are behind, asked at most once."""
 
-    ``read_to`` are the next offsets of the batch's partitions and ``origins``
-    the partitions each event id of the batch was read from: a decision whose
-    triggers all came from one partition is not held back by what was appended
-    to that partition after them.
-    """
-
-    def __init__(
-        self,
-        uow: UnitOfWork,
-        sources: SourceOffsets | None,
-        read_to: Mapping[tuple[str, int], int] | None = None,
-        origins: Mapping[str, Collection[tuple[str, int]]] | None = None,
-    ) -> None:
+    def __init__(self, uow: UnitOfWork, sources: SourceOffsets | None) -> None:
         self.uow = uow
         self.sources = sources
-        self.read_to = read_to or {}
-        self.origins = origins or {}
-        self._applied: Mapping[tuple[str, int], int] | None = None
-        self._behind: dict[tuple[tuple[str, int], int] | None, tuple[str, ...]] = {}
+        self._behind: tuple[str, ...] | None = None
 
-    def behind(self, triggers: Triggers | None = None) -> tuple[str, ...]:
-        """The source topics with records published before ``triggers`` not yet applied; none when the gate is off."""
+    def behind(self) -> tuple[str, ...]:
+        """The source topics with records not yet applied; none when the gate is off."""
         if self.sources is None:
             return ()
-        if self._applied is None:
-            self._applied = self.uow.positions.applied(source_streams(self.sources), self.sources.topic_ids)
-        own = self._triggered_in(triggers) if triggers is not None else None
-        if own not in self._behind:
-            self._behind[own] = sources_behind(self.sources, self._applied, own)
-        return self._behind[own]
-
-    def _triggered_in(self, triggers: Triggers) -> tuple[tuple[str, int], int] | None:
-        """The one partition every trigger was read from, and how far the batch read it; None if not one."""
-        partitions: set[tuple[str, int]] = set()
-        for event_id in triggers.ids:
-            origin = self.origins.get(event_id)
-            if not origin:
-                return None  # not read from this batch's partitions (a sweep): nothing is known of its order
-            partitions.update(origin)
-        if len(partitions) != 1:
-            return None
-        [partition] = partitions
-        return (partition, self.read_to[partition]) if partition in self.read_to else None
+        if self._behind is None:
+            applied = self.uow.positions.applied(source_streams(self.sources), self.sources.topic_ids)
+            self._behind = sources_behind(self.sources, applied)
+        return self._behind
 
 
 @dataclass(slots=True)
@@ -131,7 +100,7 @@ def decide(
             # A certificate, and an application's first decision, wait for current sources:
             # the registrar should not see "blocked" for a deposit the desk accepted moments ago.
             if outcome.issue is not None or (tracked.status is Status.PENDING and outcome.status is Status.BLOCKED):
-                outcome = _through_gate(uow, tracked, outcome, gate.behind(touched[student_id]), ctx, now)
+                outcome = _through_gate(uow, tracked, outcome, gate, ctx, now)
             plans.append(_Plan(tracked, touched[student_id], rules, outcome, active))
     _number(uow, [p for p in plans if p.outcome.issue is not None], now)
     for plan in plans:
@@ -188,9 +157,10 @@ def _number(uow: UnitOfWork, plans: list[_Plan], now: datetime) -> None:
 
 
 def _through_gate(
-    uow: UnitOfWork, tracked: TrackedApplication, outcome: Outcome, behind: tuple[str, ...], ctx: Context, now: datetime
+    uow: UnitOfWork, tracked: TrackedApplication, outcome: Outcome, gate: Gate, ctx: Context, now: datetime
 ) -> Outcome:
-    """Hold a decision while a source is ``behind``, up to the configured bound."""
+    """Hold a decision while a source is behind, up to the configured bound."""
+    behind = gate.behind()
     if not behind:
         return outcome
     received = tracked.received_at or now

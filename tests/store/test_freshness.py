@@ -30,26 +30,6 @@ def test_unknown_end_offsets_count_every_source_as_behind() -> None:
     assert sources_behind(SourceOffsets(None), {}) == (CIRC, DEPO)
 
 
-def test_records_appended_to_the_triggers_own_partition_after_their_batch_hold_nothing_back() -> None:
-    snapshot = SourceOffsets({(CIRC, 0): 9, (DEPO, 0): 2})
-    applied = {(CIRC, 0): 7, (DEPO, 0): 2}
-    assert sources_behind(snapshot, applied) == (CIRC,)
-    assert sources_behind(snapshot, applied, triggered_in=((CIRC, 0), 7)) == ()
-
-
-def test_another_partition_behind_still_holds_a_decision_triggered_in_one_partition() -> None:
-    snapshot = SourceOffsets({(CIRC, 0): 9, (CIRC, 1): 4, (DEPO, 0): 2})
-    applied = {(CIRC, 0): 7, (CIRC, 1): 3, (DEPO, 0): 2}
-    assert sources_behind(snapshot, applied, triggered_in=((CIRC, 0), 7)) == (CIRC,)
-    assert sources_behind(snapshot, applied, triggered_in=((DEPO, 0), 2)) == (CIRC,)
-
-
-def test_a_partition_read_short_of_its_batch_still_counts_as_behind() -> None:
-    # What the batch read but the store has not applied (a record stored on its own) is not past the trigger.
-    snapshot = SourceOffsets({(CIRC, 0): 9})
-    assert sources_behind(snapshot, {(CIRC, 0): 5}, triggered_in=((CIRC, 0), 7)) == (CIRC,)
-
-
 def _clear_student(library, desk, registrar) -> list:
     return [
         as_event(library.patron_linked("central", "P1", "S1")),

@@ -137,38 +137,6 @@ def test_the_gate_holds_a_clearance_while_a_source_is_behind(apply, store: Store
     assert swept.issued == ["BP/2026-2/0000001"]
 
 
-def _blocked_on_a_fine(apply) -> dict:
-    """S1 blocked by an unpaid fine; returns its payment, to be applied as read from circulation partition 0."""
-    apply(*_ready(), library.fine_assessed("central", "F1", "P-S1", "30000"), _submit())
-    return library.fine_paid("central", "F1", "P-S1", "30000", time=T0 + timedelta(days=1))
-
-
-def test_records_after_the_triggers_in_their_own_partition_do_not_hold_a_certificate(apply, store: Store) -> None:
-    paid = _blocked_on_a_fine(apply)
-    later = SourceOffsets(end_offsets={(Topic.CIRCULATION.value, 0): 9})  # two more records came after the payment
-    result = apply(paid, positions={(Topic.CIRCULATION.value, 0): 7}, sources=later,
-                   origins={paid["id"]: {(Topic.CIRCULATION.value, 0)}})  # fmt: skip
-    assert result.issued == ["BP/2026-2/0000001"] and store.tracked["APP-1"][0] is Status.CLEARED
-
-
-def test_a_payment_read_from_another_partition_waits_for_the_partition_behind(apply, store: Store) -> None:
-    paid = _blocked_on_a_fine(apply)
-    behind = SourceOffsets(end_offsets={(Topic.CIRCULATION.value, 0): 9, (Topic.CIRCULATION.value, 1): 4})
-    result = apply(paid, positions={(Topic.CIRCULATION.value, 1): 4}, sources=behind,
-                   origins={paid["id"]: {(Topic.CIRCULATION.value, 1)}})  # fmt: skip
-    assert result.issued == [] and store.tracked["APP-1"][0] is Status.PENDING
-
-
-def test_triggers_read_from_two_partitions_wait_for_both_to_be_current(apply, store: Store) -> None:
-    paid = _blocked_on_a_fine(apply)
-    link = library.patron_linked("fk-teknik", "PT-S1", "S1")
-    zero, one = (Topic.CIRCULATION.value, 0), (Topic.CIRCULATION.value, 1)
-    behind = SourceOffsets(end_offsets={zero: 9, one: 4})
-    result = apply(paid, link, positions={zero: 7, one: 4}, sources=behind,
-                   origins={paid["id"]: {zero}, link["id"]: {one}})  # fmt: skip
-    assert result.issued == [] and store.tracked["APP-1"][0] is Status.PENDING
-
-
 def test_a_dead_letter_is_queued_once_per_origin(apply, store: Store) -> None:
     letter = DeadLetter("library.circulation", 0, 7, b"P1", b"{", "invalid-json", "not JSON")
     apply(letters=(letter,))
