@@ -101,7 +101,11 @@ def test_duplicated_events_issue_one_certificate_and_count_payments_once(shared_
     shared_service.publish(rest, _apply(student, application))
     shared_service.settle(2)
     assert len(shared_service.certificates(student)) == 1
-    assert [s["status"] for s in shared_service.statuses(application)] == ["blocked", "cleared"]
+    # The freshness gate may hold a decision while repeats of a record are still unread in its
+    # partition (status pending, SOURCE_NOT_CURRENT): a hold, not a decision. Each decision is published once.
+    history = shared_service.statuses(application)
+    decided = [s["status"] for s in history if [r["code"] for r in s["reasons"]] != ["SOURCE_NOT_CURRENT"]]
+    assert decided == ["blocked", "cleared"]
 
 
 def test_a_return_that_arrives_before_its_loan_clears_the_loan(shared_service: Harness) -> None:
