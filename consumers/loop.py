@@ -319,9 +319,8 @@ class ConsumerLoop(Worker):
         while True:
             try:
                 with self.unit_of_work() as uow:
-                    result = handle_batch(
-                        uow, events, letters, self.context, positions=positions, sources=self._resolve
-                    )
+                    result = handle_batch(uow, events, letters, self.context, positions=positions,
+                                          sources=self._resolve, fresh_sources=self.offsets.snapshot)  # fmt: skip
                     uow.commit()
                 break
             except BeganAnew:
@@ -333,16 +332,9 @@ class ConsumerLoop(Worker):
                 if must_wait(exc) or attempt >= _NON_TRANSIENT_RETRIES:
                     raise
                 self.log.warning("batch_retry", error=repr(exc), attempt=attempt)
-        self.log.info(
-            "batch_applied",
-            records=len(items),
-            applied=result.applied,
-            duplicates=result.duplicates,
-            dead_lettered=result.dead_lettered,
-            decisions=result.decisions,
-            issued=len(result.issued),
-            revoked=len(result.revoked),
-        )
+        self.log.info("batch_applied", records=len(items), applied=result.applied, duplicates=result.duplicates,
+                      dead_lettered=result.dead_lettered, decisions=result.decisions, issued=len(result.issued),
+                      revoked=len(result.revoked))  # fmt: skip
         return result
 
     def _store_one_by_one(self, items: Sequence[_Item]) -> BatchResult | BaseException:

@@ -60,7 +60,8 @@ class PendingSweeper(Worker):
                 return 0
         sources = reader.snapshot()
         with self.unit_of_work() as uow:
-            result = decide_pending(uow, self.context, sources)
+            # The ends read again for the decisions: an application held since `sources` were read is not in them.
+            result = decide_pending(uow, self.context, sources, fresh=reader.snapshot)
             uow.commit()
         if result.messages:
             self.doorbell.ring()

@@ -17,7 +17,11 @@ from clearance.services.decide import Gate, decide
 from clearance.services.ingest import WorkingSet, drop_seen
 from clearance.services.results import BatchResult, Context, DeadLetter
 from clearance.services.unit_of_work import UnitOfWork
+from schemas.inbound import ApplicationSubmitted, ApplicationWithdrawn
 from schemas.registry import InboundEvent
+
+# The events that carry an application: one in a batch was fetched before the batch's ends were read.
+_APPLICATION_EVENTS = (ApplicationSubmitted, ApplicationWithdrawn)
 
 
 def handle_batch(
@@ -28,6 +32,7 @@ def handle_batch(
     *,
     positions: Mapping[tuple[str, int], int] | None = None,
     sources: SourceOffsets | Callable[[], SourceOffsets] | None = None,
+    fresh_sources: Callable[[], SourceOffsets] | None = None,
 ) -> BatchResult:
     """Apply a batch of validated events and dead letters inside ``uow`` (not committed).
 
@@ -37,6 +42,9 @@ def handle_batch(
     the batch arrived, or a function that returns them, called once the
     events are folded, so that the broker's answer may come meanwhile; None
     turns the gate off (tools and tests of the decision alone).
+    ``fresh_sources`` reads the ends again, for an application this batch
+    holds no event of: it may have been stored after ``sources`` were read
+    (see :class:`~clearance.services.decide.Gate`).
     """
     result = BatchResult()
     now = ctx.clock()
@@ -57,7 +65,8 @@ def handle_batch(
     if positions:
         uow.positions.save(positions, now, current.topic_ids if current is not None else None)
     if touched:
-        decide(uow, touched, ctx, now, result, Gate(uow, current))
+        arrived = {e.data.application_id for e in fresh if isinstance(e.data, _APPLICATION_EVENTS)}
+        decide(uow, touched, ctx, now, result, Gate(uow, current, fresh_sources, arrived))
 
     for letter in dead_letters:
         effects.dead_letter(uow, letter, now, result, ctx.max_message_bytes)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 from collections import defaultdict
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -32,21 +33,40 @@ log = structlog.get_logger("clearance.decisions")
 
 
 class Gate:
-    """The freshness gate of one batch: which sources are behind, asked at most once."""
+    """The freshness gate of one batch: which sources are behind, asked at most once per snapshot.
 
-    def __init__(self, uow: UnitOfWork, sources: SourceOffsets | None) -> None:
+    ``sources`` were read after the batch's records were fetched, so they cover what was
+    published before each of them: they vouch for the applications in ``arrived`` (an
+    event of theirs is in the batch). An application stored by another transaction may
+    have been committed after ``sources`` were read, and a loan published just before it
+    would be missing from them: for those the gate reads ``fresh`` ends, once, after the
+    applications were read. Without ``fresh``, ``sources`` vouch for every application:
+    the caller must have read them after the applications it decides were stored.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        sources: SourceOffsets | None,
+        fresh: Callable[[], SourceOffsets] | None = None,
+        arrived: Collection[str] = (),
+    ) -> None:
         self.uow = uow
         self.sources = sources
-        self._behind: tuple[str, ...] | None = None
+        self.fresh = fresh
+        self.arrived = arrived
+        self._behind: dict[bool, tuple[str, ...]] = {}
 
-    def behind(self) -> tuple[str, ...]:
-        """The source topics with records not yet applied; none when the gate is off."""
+    def behind(self, application_id: str | None = None) -> tuple[str, ...]:
+        """The source topics with records not yet applied, as far as ``application_id`` needs; none when off."""
         if self.sources is None:
             return ()
-        if self._behind is None:
-            applied = self.uow.positions.applied(source_streams(self.sources), self.sources.topic_ids)
-            self._behind = sources_behind(self.sources, applied)
-        return self._behind
+        fresh = self.fresh is not None and application_id is not None and application_id not in self.arrived
+        if fresh not in self._behind:
+            snapshot = self.fresh() if fresh and self.fresh is not None else self.sources
+            applied = self.uow.positions.applied(source_streams(snapshot), snapshot.topic_ids)
+            self._behind[fresh] = sources_behind(snapshot, applied)
+        return self._behind[fresh]
 
 
 @dataclass(slots=True)
@@ -100,27 +120,35 @@ def decide(
             # A certificate, and an application's first decision, wait for current sources:
             # the registrar should not see "blocked" for a deposit the desk accepted moments ago.
             if outcome.issue is not None or (tracked.status is Status.PENDING and outcome.status is Status.BLOCKED):
-                outcome = _through_gate(uow, tracked, outcome, gate, ctx, now)
+                outcome = _through_gate(uow, tracked, outcome, gate.behind(application.application_id), ctx, now)
             plans.append(_Plan(tracked, touched[student_id], rules, outcome, active))
     _number(uow, [p for p in plans if p.outcome.issue is not None], now)
     for plan in plans:
         _carry_out(uow, plan, policy, ctx, now, result)
 
 
-def decide_pending(uow: UnitOfWork, ctx: Context, sources: SourceOffsets | None, limit: int = 500) -> BatchResult:
+def decide_pending(
+    uow: UnitOfWork,
+    ctx: Context,
+    sources: SourceOffsets | None,
+    limit: int = 500,
+    fresh: Callable[[], SourceOffsets] | None = None,
+) -> BatchResult:
     """Re-evaluate applications held by the freshness gate (inside ``uow``, not committed).
 
-    Nothing is locked while the sources are still behind and no held
+    Nothing is locked while ``sources`` are still behind and no held
     application has reached the bound; students another instance is deciding
-    about right now are left to it.
+    about right now are left to it. ``fresh`` reads the ends again for the
+    decisions, after the applications were read (an application held after
+    ``sources`` were read is not vouched for by them); without it, ``sources``
+    must have been read after every application decided here was stored.
     """
     result = BatchResult()
     students = uow.decisions.pending_students(limit)
     if not students:
         return result
     now = ctx.clock()
-    gate = Gate(uow, sources)
-    if gate.behind():
+    if Gate(uow, sources).behind():
         oldest = uow.decisions.pending_since()
         if oldest is None or now - oldest < ctx.freshness_max_wait:
             return result
@@ -129,7 +157,7 @@ def decide_pending(uow: UnitOfWork, ctx: Context, sources: SourceOffsets | None,
         touched[student_id] = Triggers()
         touched[student_id].add("freshness-sweep", now)
     if touched:
-        decide(uow, touched, ctx, now, result, gate)
+        decide(uow, touched, ctx, now, result, Gate(uow, sources, fresh))
     return result
 
 
@@ -157,10 +185,9 @@ def _number(uow: UnitOfWork, plans: list[_Plan], now: datetime) -> None:
 
 
 def _through_gate(
-    uow: UnitOfWork, tracked: TrackedApplication, outcome: Outcome, gate: Gate, ctx: Context, now: datetime
+    uow: UnitOfWork, tracked: TrackedApplication, outcome: Outcome, behind: tuple[str, ...], ctx: Context, now: datetime
 ) -> Outcome:
-    """Hold a decision while a source is behind, up to the configured bound."""
-    behind = gate.behind()
+    """Hold a decision while a source is ``behind``, up to the configured bound."""
     if not behind:
         return outcome
     received = tracked.received_at or now

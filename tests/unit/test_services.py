@@ -137,6 +137,54 @@ def test_the_gate_holds_a_clearance_while_a_source_is_behind(apply, store: Store
     assert swept.issued == ["BP/2026-2/0000001"]
 
 
+CIRC, DEPO = (Topic.CIRCULATION.value, 0), (Topic.DEPOSITS.value, 0)
+
+
+def _never() -> SourceOffsets:
+    raise AssertionError("the ends were read again")
+
+
+def _held_for_the_deposit(apply) -> dict:
+    """S1 applied while the deposit desk was behind: held (pending); returns the acceptance still to come."""
+    link, submitted, accepted = _ready()
+    apply(link, submitted, _submit(), sources=SourceOffsets(end_offsets={CIRC: 0, DEPO: 2}), positions={CIRC: 0})
+    return accepted
+
+
+def test_an_application_stored_after_the_batchs_ends_were_read_is_decided_on_ends_read_again(
+    apply, store: Store
+) -> None:
+    accepted = _held_for_the_deposit(apply)
+    # The deposit batch's ends were read before a loan was published; the application was stored meanwhile.
+    before_the_loan = SourceOffsets(end_offsets={CIRC: 0, DEPO: 2})
+    reads: list[str] = []
+
+    def after_the_loan() -> SourceOffsets:
+        reads.append("fresh")
+        return SourceOffsets(end_offsets={CIRC: 1, DEPO: 2})
+
+    result = apply(accepted, positions={DEPO: 2}, sources=before_the_loan, fresh_sources=after_the_loan)
+    assert result.issued == [] and store.tracked["APP-1"][0] is Status.PENDING
+    assert reads == ["fresh"]
+
+
+def test_an_application_in_the_batch_is_vouched_for_by_the_ends_read_after_it_arrived(apply) -> None:
+    current = SourceOffsets(end_offsets={CIRC: 0, DEPO: 0})
+    result = apply(*_ready(), _submit(), sources=current, fresh_sources=_never)
+    assert result.issued == ["BP/2026-2/0000001"]
+
+
+def test_the_sweeper_decides_on_ends_read_after_the_held_applications(apply, store: Store, context: Context) -> None:
+    accepted = _held_for_the_deposit(apply)
+    apply(accepted, positions={DEPO: 2}, sources=SourceOffsets(end_offsets={CIRC: 1, DEPO: 2}))
+    assert store.tracked["APP-1"][0] is Status.PENDING  # a loan is unread
+    read_first = SourceOffsets(end_offsets={CIRC: 0, DEPO: 2})
+    with FakeUnitOfWork(store) as uow:
+        swept = decide_pending(uow, context, read_first, fresh=lambda: SourceOffsets(end_offsets={CIRC: 1, DEPO: 2}))
+        uow.commit()
+    assert swept.issued == [] and store.tracked["APP-1"][0] is Status.PENDING
+
+
 def test_a_dead_letter_is_queued_once_per_origin(apply, store: Store) -> None:
     letter = DeadLetter("library.circulation", 0, 7, b"P1", b"{", "invalid-json", "not JSON")
     apply(letters=(letter,))
