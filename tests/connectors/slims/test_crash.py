@@ -56,8 +56,11 @@ def test_a_backfill_killed_midway_and_restarted_gives_the_inbox_each_fact_once(
             assert first.poll() is None, "the backfill ended before its first checkpoint was seen"
             assert time.monotonic() < deadline, "no checkpoint within 120 s"
             time.sleep(0.005)
-        # A moment into the next batch, so that some of it is on the broker but not checkpointed.
-        time.sleep(0.5)
+        # A moment into the next batch, so that some of it is on the broker but not checkpointed; and never
+        # later than the next checkpoint, so that a fast machine does not finish the backfill first.
+        seen, moment = _checkpointed(state), time.monotonic() + 0.5
+        while time.monotonic() < moment and _checkpointed(state) == seen:
+            time.sleep(0.005)
         first.send_signal(signal.SIGKILL)
         assert first.wait(30) == -signal.SIGKILL
     at_kill = _checkpointed(state)
