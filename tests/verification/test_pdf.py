@@ -27,10 +27,18 @@ def _text(document: pdfium.PdfDocument) -> str:
 
 
 def _qr(document: pdfium.PdfDocument) -> str:
-    image = document[0].render(scale=3).to_pil().convert("L")  # 216 dpi
-    decoded, points, _ = cv2.QRCodeDetector().detectAndDecode(np.array(image))
-    assert points is not None, "no QR code found on the page"
-    return decoded
+    """What the page's QR code holds, read as a phone's scanner would: more than one reader, more than one size.
+
+    OpenCV's classic detector misses about one code in forty of these pages (measured over 150 random
+    verification URLs); its ArUco-based detector read all of them. Either reading counts.
+    """
+    for scale in (3, 4):  # 216 and 288 dpi
+        image = np.array(document[0].render(scale=scale).to_pil().convert("L"))
+        for detector in (cv2.QRCodeDetectorAruco(), cv2.QRCodeDetector()):
+            decoded, points, _ = detector.detectAndDecode(image)
+            if points is not None and decoded:
+                return decoded
+    raise AssertionError("no QR code found on the page")
 
 
 def test_the_pdf_is_one_a4_page(issuer, cli_env, tmp_path) -> None:
