@@ -332,9 +332,16 @@ class ConsumerLoop(Worker):
                 if must_wait(exc) or attempt >= _NON_TRANSIENT_RETRIES:
                     raise
                 self.log.warning("batch_retry", error=repr(exc), attempt=attempt)
-        self.log.info("batch_applied", records=len(items), applied=result.applied, duplicates=result.duplicates,
-                      dead_lettered=result.dead_lettered, decisions=result.decisions, issued=len(result.issued),
-                      revoked=len(result.revoked))  # fmt: skip
+        self.log.info(
+            "batch_applied",
+            records=len(items),
+            applied=result.applied,
+            duplicates=result.duplicates,
+            dead_lettered=result.dead_lettered,
+            decisions=result.decisions,
+            issued=len(result.issued),
+            revoked=len(result.revoked),
+        )
         return result
 
     def _store_one_by_one(self, items: Sequence[_Item]) -> BatchResult | BaseException:
